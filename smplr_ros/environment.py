@@ -1,0 +1,91 @@
+"""The one place where smplr sets up the ROS 2 / DDS environment.
+
+Every smplr process that starts rclpy (nodes, the graph runner, tests, benchmarks, CI) calls
+:func:`apply` before ``import rclpy``; shell entry points evaluate ``python -m
+smplr_ros.environment`` which prints the same settings as ``export`` lines.
+
+What it guarantees:
+  * DDS stays on this machine: ``ROS_AUTOMATIC_DISCOVERY_RANGE=LOCALHOST`` and a Fast DDS profile
+    (``config/fastdds_localhost.xml``) that disables the builtin transports and uses only UDPv4 on
+    127.0.0.1 plus shared memory.
+  * ``ROS_HOME`` and ``ROS_LOG_DIR`` live in the repository's ignored ``.work/`` folder (or
+    ``$SMPLR_WORK_DIR``), never in the user's home.
+  * ``AMENT_PREFIX_PATH`` includes the Python prefix, where setup installed the ROS wheels and this
+    package's messages, so ``ament_index_python`` finds them.
+  * ``ROS_DOMAIN_ID`` is kept when already set (tests set their own) and defaults to 0.
+
+This module imports nothing from ROS, so it is safe to import before rclpy.
+"""
+from __future__ import annotations
+
+import os
+import sys
+from pathlib import Path
+
+PACKAGE_DIR = Path(__file__).resolve().parent
+REPO_ROOT = PACKAGE_DIR.parent
+PROFILE_NAME = "fastdds_localhost.xml"
+
+
+def find_profile() -> Path:
+    """Path of the loopback-only Fast DDS profile (source tree first, then the installed share dir)."""
+    candidates = [REPO_ROOT / "config" / PROFILE_NAME,
+                  Path(sys.prefix) / "share" / "smplr_ros" / "config" / PROFILE_NAME]
+    for path in candidates:
+        if path.is_file():
+            return path
+    raise FileNotFoundError(
+        f"Fast DDS profile {PROFILE_NAME} not found (looked in: {', '.join(map(str, candidates))}); "
+        "run scripts/setup.sh to install the package")
+
+
+def work_dir() -> Path:
+    """Folder for ROS logs and run outputs: $SMPLR_WORK_DIR or <repo>/.work (git-ignored)."""
+    env = os.environ.get("SMPLR_WORK_DIR")
+    if env:
+        return Path(env)
+    if (REPO_ROOT / "package.xml").is_file():
+        return REPO_ROOT / ".work"
+    return Path.home() / ".cache" / "smplr"
+
+
+def settings(domain_id: int | None = None) -> dict[str, str]:
+    """The environment variables smplr sets for a process that will start rclpy."""
+    work = work_dir()
+    prefix = sys.prefix
+    ament = os.environ.get("AMENT_PREFIX_PATH", "")
+    ament_parts = [p for p in ament.split(os.pathsep) if p]
+    if prefix not in ament_parts:
+        ament_parts.insert(0, prefix)
+    if domain_id is None:
+        domain_id = int(os.environ.get("ROS_DOMAIN_ID", "0") or 0)
+    if not 0 <= domain_id <= 232:
+        raise ValueError(f"ROS_DOMAIN_ID must be in 0..232, got {domain_id}")
+    return {
+        "ROS_AUTOMATIC_DISCOVERY_RANGE": "LOCALHOST",
+        "FASTDDS_DEFAULT_PROFILES_FILE": str(find_profile()),
+        "RMW_IMPLEMENTATION": "rmw_fastrtps_cpp",
+        "ROS_DOMAIN_ID": str(domain_id),
+        "ROS_HOME": str(work / "ros"),
+        "ROS_LOG_DIR": str(work / "ros" / "log"),
+        "AMENT_PREFIX_PATH": os.pathsep.join(ament_parts),
+    }
+
+
+def apply(domain_id: int | None = None) -> dict[str, str]:
+    """Set :func:`settings` in ``os.environ`` (inherited by child processes) and return them."""
+    values = settings(domain_id)
+    os.environ.update(values)
+    Path(values["ROS_LOG_DIR"]).mkdir(parents=True, exist_ok=True)
+    return values
+
+
+def main() -> None:
+    """Print the settings as shell ``export`` lines: ``eval "$(python -m smplr_ros.environment)"``."""
+    import shlex
+    for key, value in apply().items():
+        print(f"export {key}={shlex.quote(value)}")
+
+
+if __name__ == "__main__":
+    main()
