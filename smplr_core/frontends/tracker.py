@@ -1,0 +1,212 @@
+"""``PoseTracker``: every person in an RGB image -> 33 BlazePose keypoints with a stable track id.
+
+Per frame (all on ``device``; numpy only at the API boundary):
+
+1. **Detection** (first frame, when a track is lost, and every ``redetect_interval`` frames while
+   fewer than ``max_people`` are tracked): the detector runs on the whole image (letterboxed) and
+   on overlapping tiles, batched, so that small people are found too (tiles are visited
+   round-robin, ``tiles_per_detection`` at a time, once tracks exist). Weighted NMS merges the
+   detections; each one gives a rotated ROI from its two alignment keypoints.
+2. **Landmarks**: all ROIs (tracked + new) are cropped with one ``grid_sample`` and go through the
+   landmark network in one batch. A person is kept while the pose flag is >= ``min_pose_score``.
+3. **Tracking**: the next frame's ROI of each person comes from this frame's alignment landmarks,
+   so a track keeps its id without matching. New detections that fall on a tracked person are
+   ignored; duplicate tracks (same keypoints) are merged, keeping the older id.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+import torch
+
+from smplr_core.frontends.blazepose import processing as P
+from smplr_core.frontends.blazepose.networks import (DETECTOR_INPUT_SIZE, LANDMARK_INPUT_SIZE,
+                                                     BlazePoseDetector, BlazePoseLandmarks)
+
+NUM_KEYPOINTS = 33
+# A new detection whose ROI centre lies within this fraction of a tracked ROI's side from the
+# tracked centre belongs to that person.
+SAME_PERSON_CENTRE_FRACTION = 0.25
+# Two tracks are the same person when this fraction of their keypoints lie within
+# DUPLICATE_DISTANCE_FRACTION of the person's size of each other.
+DUPLICATE_KEYPOINT_FRACTION = 0.5
+DUPLICATE_DISTANCE_FRACTION = 0.1
+
+
+@dataclass
+class PersonKeypoints:
+    """One person in one frame. Pixels are in the input image (x right, y down)."""
+    track_id: int
+    score: float  # pose presence in [0, 1]
+    keypoints: np.ndarray  # (33, 2) float32 pixels, BlazePose order
+    visibility: np.ndarray  # (33,) float32 in [0, 1]: visible and inside the image
+    world: np.ndarray | None  # (33, 3) float32 metres, hip-centred, image axes (y down)
+    box: np.ndarray  # (4,) float32 x0, y0, x1, y1 pixels (keypoint bounds)
+
+
+@dataclass
+class _Tracks:
+    ids: list[int] = field(default_factory=list)
+    rois: torch.Tensor | None = None  # (T, 4)
+
+
+def validate_image(image: np.ndarray) -> None:
+    """Raise ValueError unless ``image`` is a non-empty HxWx3 uint8 array."""
+    if not isinstance(image, np.ndarray):
+        raise ValueError(f"image must be a numpy array, got {type(image).__name__}")
+    if image.dtype != np.uint8:
+        raise ValueError(f"image must be uint8 RGB, got dtype {image.dtype}")
+    if image.ndim != 3 or image.shape[2] != 3:
+        raise ValueError(f"image must have shape (H, W, 3), got {image.shape}")
+    if image.shape[0] < 2 or image.shape[1] < 2:
+        raise ValueError(f"image is empty or too small: {image.shape}")
+
+
+class PoseTracker:
+    """Multi-person BlazePose with tracking. ``tracker(image HxWx3 uint8 RGB) -> list[PersonKeypoints]``.
+
+    model: landmark network "lite" | "full" | "heavy"; device: "cpu" | "cuda" | torch.device;
+    tile_grid: (rows, cols) of overlapping detector tiles added to the whole-image pass
+    (None: whole image only); optimise: trace + freeze the networks (faster on CPU).
+    """
+
+    def __init__(self, model: str = "full", max_people: int = 4, device: str | torch.device = "cpu",
+                 min_detection_score: float = 0.5, min_pose_score: float = 0.5,
+                 redetect_interval: int = 8, tile_grid: tuple[int, int] | None = (3, 4),
+                 tiles_per_detection: int = 4, optimise: bool = True, world: bool = True):
+        if max_people < 1:
+            raise ValueError(f"max_people must be >= 1, got {max_people}")
+        if redetect_interval < 1:
+            raise ValueError(f"redetect_interval must be >= 1, got {redetect_interval}")
+        self.device = torch.device(device)
+        self.max_people = int(max_people)
+        self.min_detection_score = float(min_detection_score)
+        self.min_pose_score = float(min_pose_score)
+        self.redetect_interval = int(redetect_interval)
+        self.tile_grid = tile_grid
+        self.tiles_per_detection = int(tiles_per_detection)
+        self.with_world = world
+        self.detector = BlazePoseDetector(self.device, optimise=optimise)
+        self.landmarks = BlazePoseLandmarks(model, self.device, optimise=optimise)
+        self.anchors = P.ssd_anchors(DETECTOR_INPUT_SIZE).to(self.device)
+        self.reset()
+
+    def reset(self) -> None:
+        """Forget all tracks (next frame runs full detection; ids restart at 0)."""
+        self._tracks = _Tracks()
+        self._next_id = 0
+        self._frames_since_detection = 0
+        self._tile_cursor = 0
+
+    # -- stages -------------------------------------------------------------------------------
+    def _to_tensor(self, image: np.ndarray) -> torch.Tensor:
+        """(1, 3, H, W) float in [0, 1] on the device."""
+        t = torch.from_numpy(np.ascontiguousarray(image)).to(self.device, non_blocking=True)
+        return t.permute(2, 0, 1)[None].float().div_(255.0)
+
+    def _detection_rois(self, h: int, w: int, all_tiles: bool) -> torch.Tensor:
+        rois = P.letterbox_roi(h, w, self.device)
+        if self.tile_grid is None:
+            return rois
+        tiles = P.tile_rois(h, w, self.tile_grid, device=self.device)
+        if not all_tiles and self.tiles_per_detection < len(tiles):
+            idx = (torch.arange(self.tiles_per_detection) + self._tile_cursor) % len(tiles)
+            self._tile_cursor = int((self._tile_cursor + self.tiles_per_detection) % len(tiles))
+            tiles = tiles[idx.to(self.device)]
+        return torch.cat([rois, tiles])
+
+    def detect(self, image_t: torch.Tensor, all_tiles: bool = True) -> P.Detections:
+        """Person detections in image pixels for image_t (1, 3, H, W) in [0, 1]."""
+        _, _, h, w = image_t.shape
+        rois = self._detection_rois(h, w, all_tiles)
+        crops = P.crop_rois(image_t, rois, DETECTOR_INPUT_SIZE) * 2 - 1
+        out = self.detector(crops)
+        det = P.decode_detections(out.regressors, out.score_logits, self.anchors, rois,
+                                  self.min_detection_score)
+        return P.weighted_nms(det)
+
+    def _new_rois(self, det: P.Detections, tracked: torch.Tensor | None, room: int) -> torch.Tensor:
+        rois = P.roi_from_alignment(det.keypoints[:, 0], det.keypoints[:, 1])
+        if tracked is not None and len(tracked) and len(rois):
+            dist = torch.cdist(rois[:, :2], tracked[:, :2])  # (D, T)
+            near = (dist < SAME_PERSON_CENTRE_FRACTION * tracked[None, :, 2]).any(1)
+            rois = rois[~near]
+        return rois[:room]
+
+    def _dedupe(self, kps: torch.Tensor, keep: torch.Tensor, order_key: torch.Tensor) -> torch.Tensor:
+        """keep (N,) bool with duplicates of better candidates (lower order_key) switched off."""
+        n = kps.shape[0]
+        if n < 2:
+            return keep
+        size = (kps.amax(1) - kps.amin(1)).norm(dim=-1).clamp(min=1.0)  # (N,)
+        close = (kps[:, None] - kps[None]).norm(dim=-1) < DUPLICATE_DISTANCE_FRACTION * size[:, None, None]
+        dup = close.float().mean(-1) > DUPLICATE_KEYPOINT_FRACTION  # (N, N)
+        order = torch.argsort(order_key)
+        keep = keep.clone()
+        for i in order.tolist():
+            if bool(keep[i]):
+                others = dup[i] & keep
+                others[i] = False
+                keep &= ~others | (order_key <= order_key[i])
+        return keep
+
+    # -- public API ---------------------------------------------------------------------------
+    @torch.inference_mode()
+    def __call__(self, image: np.ndarray) -> list[PersonKeypoints]:
+        validate_image(image)
+        h, w = image.shape[:2]
+        image_t = self._to_tensor(image)
+        tracked = self._tracks.rois
+        n_tracked = 0 if tracked is None else len(tracked)
+        self._frames_since_detection += 1
+        need = n_tracked == 0 or (n_tracked < self.max_people
+                                  and self._frames_since_detection >= self.redetect_interval)
+        rois, ids = (tracked, list(self._tracks.ids)) if n_tracked else (
+            torch.zeros(0, 4, device=self.device), [])
+        if need:
+            self._frames_since_detection = 0
+            det = self.detect(image_t, all_tiles=n_tracked == 0)
+            if det.score.numel():
+                new = self._new_rois(det, tracked if n_tracked else None, self.max_people - n_tracked)
+                rois = torch.cat([rois, new])
+                ids = ids + [-1] * len(new)
+        if len(rois) == 0:
+            self._tracks = _Tracks()
+            return []
+        out = self.landmarks(P.crop_rois(image_t, rois, LANDMARK_INPUT_SIZE))
+        points = P.crop_to_image(out.landmarks[..., :2], rois, LANDMARK_INPUT_SIZE)  # (N, 39, 2)
+        keep = out.pose_flag >= self.min_pose_score
+        # Older tracks first, then new candidates by pose score.
+        id_t = torch.tensor([i if i >= 0 else 1 << 30 for i in ids], device=self.device, dtype=torch.float32)
+        keep = self._dedupe(points[:, :NUM_KEYPOINTS], keep, id_t - out.pose_flag)
+        idx = torch.nonzero(keep).flatten()[: self.max_people]
+        next_rois = P.roi_from_alignment(points[idx, P.ALIGN_CENTER], points[idx, P.ALIGN_SCALE])
+        new_ids = []
+        for i in idx.tolist():
+            if ids[i] < 0:
+                ids[i] = self._next_id
+                self._next_id += 1
+            new_ids.append(ids[i])
+        self._tracks = _Tracks(new_ids, next_rois if len(new_ids) else None)
+        if not new_ids:
+            return []
+        vis = torch.sigmoid(out.landmarks[idx, :NUM_KEYPOINTS, 3]) * torch.sigmoid(out.landmarks[idx, :NUM_KEYPOINTS, 4])
+        kp = points[idx, :NUM_KEYPOINTS]
+        box = torch.cat([kp.amin(1), kp.amax(1)], dim=-1)
+        world = P.rotate_world(out.world[idx, :NUM_KEYPOINTS], rois[idx]) if self.with_world else None
+        # One transfer to the host at the API boundary.
+        packed = torch.cat([kp.reshape(len(idx), -1), vis, box, out.pose_flag[idx, None]]
+                           + ([world.reshape(len(idx), -1)] if world is not None else []), dim=1)
+        arr = packed.float().cpu().numpy()
+        people = []
+        for row, tid in zip(arr, new_ids):
+            o = 0
+            kpa = row[o:o + 66].reshape(33, 2); o += 66
+            va = row[o:o + 33]; o += 33
+            bx = row[o:o + 4]; o += 4
+            sc = float(row[o]); o += 1
+            wa = row[o:o + 99].reshape(33, 3) if world is not None else None
+            people.append(PersonKeypoints(tid, sc, kpa.copy(), va.copy(), None if wa is None else wa.copy(), bx.copy()))
+        people.sort(key=lambda p: p.track_id)
+        return people
