@@ -1,0 +1,122 @@
+"""Volumetric stacked hourglass (Newell et al. 2016; volumetric output as in Pavlakos et al. 2017),
+the image network of the SMPLR paper (Madadi et al. 2020, Sec. 3.1: 5 stacks, 256 features,
+64 x 64 x 16 voxel heat-map per point, soft-argmax to coordinates).
+
+Every stack ends with K * D output channels reshaped to a (K, D, H, W) volume of logits; the
+volumes of all stacks are returned so that each gets the intermediate supervision of the paper.
+"""
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass
+
+import torch
+from torch import nn
+
+from smplr_core.frontends.hourglass.volume import grid_to_volume, soft_argmax_3d
+
+
+@dataclass(frozen=True)
+class HourglassConfig:
+    """Architecture of one volumetric stacked hourglass."""
+    stacks: int
+    features: int
+    input_size: int      # S: square crop side in pixels
+    depth_bins: int      # D: voxels along depth
+    num_points: int = 42  # root + 23 joints + 18 landmarks
+    levels: int = 4       # down-sampling steps inside each hourglass
+
+    @property
+    def heatmap_size(self) -> int:
+        """H = W: the stem down-samples the crop by 4."""
+        return self.input_size // 4
+
+    @property
+    def grid_hwd(self) -> tuple[int, int, int]:
+        return (self.heatmap_size, self.heatmap_size, self.depth_bins)
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+
+# Named configurations: the paper's network and one that trains on a 2-core CPU.
+CONFIGS = {
+    "paper": HourglassConfig(stacks=5, features=256, input_size=256, depth_bins=16),
+    "small": HourglassConfig(stacks=2, features=64, input_size=128, depth_bins=8),
+}
+
+
+class Residual(nn.Module):
+    """Pre-activation bottleneck residual block (Newell et al.)."""
+
+    def __init__(self, cin: int, cout: int):
+        super().__init__()
+        mid = cout // 2
+        self.body = nn.Sequential(
+            nn.BatchNorm2d(cin), nn.ReLU(inplace=True), nn.Conv2d(cin, mid, 1),
+            nn.BatchNorm2d(mid), nn.ReLU(inplace=True), nn.Conv2d(mid, mid, 3, padding=1),
+            nn.BatchNorm2d(mid), nn.ReLU(inplace=True), nn.Conv2d(mid, cout, 1))
+        self.skip = nn.Identity() if cin == cout else nn.Conv2d(cin, cout, 1)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.body(x) + self.skip(x)
+
+
+class Hourglass(nn.Module):
+    """One recursive hourglass: `levels` halvings and symmetric up-sampling with skips."""
+
+    def __init__(self, levels: int, features: int):
+        super().__init__()
+        self.skip = Residual(features, features)
+        self.down = Residual(features, features)
+        self.inner = Hourglass(levels - 1, features) if levels > 1 else Residual(features, features)
+        self.up = Residual(features, features)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        low = self.down(nn.functional.max_pool2d(x, 2))
+        low = self.up(self.inner(low))
+        return self.skip(x) + nn.functional.interpolate(low, scale_factor=2, mode="nearest")
+
+
+class VolumetricHourglass(nn.Module):
+    """Image crop (B, 3, S, S) in [0, 1] -> list over stacks of (B, K, D, S/4, S/4) logits."""
+
+    def __init__(self, config: HourglassConfig):
+        super().__init__()
+        self.config = config
+        f = config.features
+        out_channels = config.num_points * config.depth_bins
+        self.stem = nn.Sequential(
+            nn.Conv2d(3, f // 2, 7, stride=2, padding=3), nn.BatchNorm2d(f // 2), nn.ReLU(inplace=True),
+            Residual(f // 2, f // 2), nn.MaxPool2d(2), Residual(f // 2, f), Residual(f, f))
+        self.hourglasses = nn.ModuleList(Hourglass(config.levels, f) for _ in range(config.stacks))
+        self.features = nn.ModuleList(
+            nn.Sequential(Residual(f, f), nn.Conv2d(f, f, 1), nn.BatchNorm2d(f), nn.ReLU(inplace=True))
+            for _ in range(config.stacks))
+        self.heads = nn.ModuleList(nn.Conv2d(f, out_channels, 1) for _ in range(config.stacks))
+        self.merge_features = nn.ModuleList(nn.Conv2d(f, f, 1) for _ in range(config.stacks - 1))
+        self.merge_heads = nn.ModuleList(nn.Conv2d(out_channels, f, 1) for _ in range(config.stacks - 1))
+        # ImageNet-like normalisation constants as buffers so they move with the device.
+        self.register_buffer("mean", torch.tensor([0.485, 0.456, 0.406]).view(1, 3, 1, 1))
+        self.register_buffer("std", torch.tensor([0.229, 0.224, 0.225]).view(1, 3, 1, 1))
+
+    def forward(self, images: torch.Tensor) -> list[torch.Tensor]:
+        c = self.config
+        x = self.stem((images - self.mean) / self.std)
+        outputs = []
+        for i in range(c.stacks):
+            feat = self.features[i](self.hourglasses[i](x))
+            logits = self.heads[i](feat)
+            outputs.append(logits.view(logits.shape[0], c.num_points, c.depth_bins,
+                                       logits.shape[-2], logits.shape[-1]))
+            if i < c.stacks - 1:
+                x = x + self.merge_features[i](feat) + self.merge_heads[i](logits)
+        return outputs
+
+    def predict_volume(self, images: torch.Tensor) -> torch.Tensor:
+        """(B, 3, S, S) in [0, 1] -> (B, K, 3) volume coordinates (a, b, d) metres, last stack."""
+        grid, _ = soft_argmax_3d(self.forward(images)[-1])
+        return grid_to_volume(grid, self.config.grid_hwd)
+
+
+def count_parameters(model: nn.Module) -> int:
+    return sum(p.numel() for p in model.parameters())
