@@ -171,7 +171,7 @@ class TfliteGraphNet(nn.Module):
         raise ValueError(f"unsupported op {kind}")
 
     def forward(self, x: Tensor) -> list[Tensor]:
-        if x.dim() != 4 or x.shape[1] != 3 or tuple(x.shape[2:]) != self.input_hw:
+        if not torch.jit.is_tracing() and (x.dim() != 4 or x.shape[1] != 3 or tuple(x.shape[2:]) != self.input_hw):
             raise ValueError(f"expected input (B, 3, {self.input_hw[0]}, {self.input_hw[1]}), got {tuple(x.shape)}")
         tensors = {self.input_slot: x}
         for step in self._steps:

@@ -7,6 +7,7 @@ a pose flag (B, 1) already through a sigmoid, and world landmarks (B, 117) in me
 """
 from __future__ import annotations
 
+import warnings
 from typing import NamedTuple
 
 import torch
@@ -62,7 +63,10 @@ def _optimise(net: nn.Module, size: int, device: torch.device) -> nn.Module:
     The traced graph keeps the batch dimension free (reshapes read it from the input)."""
     net = net.to(device=device, memory_format=torch.channels_last)
     example = torch.zeros(1, 3, size, size, device=device).contiguous(memory_format=torch.channels_last)
-    with torch.no_grad():
+    with torch.no_grad(), warnings.catch_warnings():
+        # torch.jit.freeze is marked deprecated in favour of torch.compile, which needs a C++
+        # toolchain at run time and minutes of compilation; freezing is still supported.
+        warnings.simplefilter("ignore", DeprecationWarning)
         traced = torch.jit.trace(_Frozen(net), example, check_trace=False)
         return torch.jit.freeze(traced.eval())
 

@@ -144,7 +144,9 @@ def tile_rois(height: int, width: int, grid: tuple[int, int], overlap: float = 0
 
 def crop_rois(image: Tensor, rois: Tensor, size: int) -> Tensor:
     """Bilinear crops (B, C, size, size) of image (1, C, H, W) at rois (B, 4); zeros outside."""
-    _, _, h, w = image.shape
+    _, c, h, w = image.shape
+    if rois.shape[0] == 0:
+        return image.new_zeros(0, c, size, size)
     cos, sin = torch.cos(rois[:, 3]), torch.sin(rois[:, 3])
     half = rois[:, 2] / 2
     # affine_grid maps output coords in [-1, 1] to input coords in [-1, 1] (align_corners=False).
