@@ -17,7 +17,7 @@ import numpy as np
 NEAR_PLANE_M = 1e-3
 
 
-@numba.njit(cache=True, fastmath=True)
+@numba.njit(cache=True, fastmath=True, nogil=True)
 def vertex_normals(vertices, faces):
     """Area-weighted unit vertex normals.
 
@@ -47,7 +47,7 @@ def vertex_normals(vertices, faces):
     return normals
 
 
-@numba.njit(cache=True, fastmath=True)
+@numba.njit(cache=True, fastmath=True, nogil=True)
 def rasterize(pixels, depth, colors, normals, faces, light_dir, ambient, image, zbuffer, face_ids):
     """Draw shaded triangles into `image` in place with a per-pixel depth test.
 

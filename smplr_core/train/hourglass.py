@@ -1,0 +1,172 @@
+"""Train the volumetric hourglass on synthetic renders generated on the fly.
+
+    python -m smplr_core.train.hourglass --config small --minutes 18 --out weights/hourglass/small.pt
+
+Every step renders a fresh batch (no fixed dataset, so no overfitting); the learning rate follows a
+cosine over the time budget so a run of any length ends annealed. A held-out set, rendered once
+from a separate seed, is evaluated at the end and every `--eval-every` steps. The checkpoint carries
+the config, metrics, the step count and the code version.
+
+End-to-end fine-tuning with SMPLR in the loop lives in `smplr_core.train.hourglass_smplr`.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import math
+import subprocess
+import time
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from smplr_core.frontends.hourglass.evaluate import (NUM_JOINTS, images_to_tensor, joint_errors_mm,
+                                                     predict_root_relative)
+from smplr_core.frontends.hourglass.losses import hourglass_loss
+from smplr_core.frontends.hourglass.network import CONFIGS, HourglassConfig, VolumetricHourglass
+from smplr_core.render.synth import SyntheticRenderer
+
+HELD_OUT_SEED = 1_000_003  # training seeds never reach this stream
+
+
+def code_version() -> str:
+    try:
+        return subprocess.run(["git", "rev-parse", "--short", "HEAD"], capture_output=True, text=True,
+                              cwd=Path(__file__).resolve().parent, timeout=5).stdout.strip() or "unknown"
+    except (OSError, subprocess.SubprocessError):
+        return "unknown"
+
+
+def save_checkpoint(path: Path, model: VolumetricHourglass, extra: dict) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    state = {"format": "smplr-hourglass-1", "config": model.config.to_dict(),
+             "state_dict": model.state_dict(), "code_version": code_version(), **extra}
+    tmp = path.with_suffix(".tmp")
+    torch.save(state, tmp)
+    tmp.replace(path)
+
+
+def load_checkpoint(path: str | Path, device: str = "cpu") -> tuple[VolumetricHourglass, dict]:
+    """Load a hourglass checkpoint; a missing or corrupt file raises a clear error naming it."""
+    path = Path(path)
+    if not path.is_file():
+        raise FileNotFoundError(f"hourglass checkpoint not found: {path} "
+                                "(train one with: python -m smplr_core.train.hourglass)")
+    try:
+        state = torch.load(path, map_location=device, weights_only=False)
+        if state.get("format") != "smplr-hourglass-1":
+            raise ValueError("not a hourglass checkpoint")
+        model = VolumetricHourglass(HourglassConfig(**state["config"]))
+        model.load_state_dict(state["state_dict"])
+    except Exception as exc:  # unreadable, wrong format or mismatched weights
+        raise RuntimeError(f"cannot load hourglass checkpoint {path}: {exc}") from exc
+    return model.to(device).eval(), state
+
+
+def held_out_set(renderer: SyntheticRenderer, count: int, seed: int = HELD_OUT_SEED):
+    """A fixed batch of renders from a seed that training never uses."""
+    return renderer.render(np.random.default_rng(seed), count)
+
+
+def evaluate(model: VolumetricHourglass, held_out) -> dict[str, float]:
+    """MPJPE / PA-MPJPE (24 joints) and landmark error on the held-out renders."""
+    root = held_out.root_cam
+    pred = predict_root_relative(model, held_out.images, root)
+    target = held_out.points_cam - root[:, None]
+    metrics = joint_errors_mm(pred[:, :NUM_JOINTS], target[:, :NUM_JOINTS])
+    metrics["landmark_mm"] = float((pred[:, NUM_JOINTS:] - target[:, NUM_JOINTS:]).norm(dim=-1).mean()) * 1000
+    return metrics
+
+
+def train(args: argparse.Namespace) -> dict:
+    from smplr_core.body import load_body_model
+
+    torch.set_num_threads(args.threads)
+    torch.manual_seed(args.seed)
+    config = CONFIGS[args.config]
+    device = torch.device(args.device)
+    renderer = SyntheticRenderer(load_body_model(args.body_model), crop_size=config.input_size)
+    held_out = held_out_set(renderer, args.eval_size)
+    model = VolumetricHourglass(config).to(device)
+    optimizer = torch.optim.Adam(model.parameters(), lr=args.lr)
+    out = Path(args.out)
+    start_step, elapsed_before = 0, 0.0
+    history: list[dict] = []
+    if args.resume and out.is_file():
+        model, state = load_checkpoint(out, args.device)
+        model.train()
+        optimizer = torch.optim.Adam(model.parameters(), lr=args.lr)
+        optimizer.load_state_dict(state["optimizer"])
+        start_step, elapsed_before = state["step"], state["train_seconds"]
+        history = state.get("history", [])
+    rng = np.random.default_rng(args.seed)
+    budget = args.minutes * 60.0
+    t0 = time.perf_counter()
+    step, render_s = start_step, 0.0
+    model.train()
+    while True:
+        elapsed = elapsed_before + time.perf_counter() - t0
+        if elapsed >= budget or (args.max_steps and step >= args.max_steps):
+            break
+        lr = args.lr * 0.5 * (1.0 + math.cos(math.pi * min(elapsed / budget, 1.0)))
+        for group in optimizer.param_groups:
+            group["lr"] = lr
+        tr = time.perf_counter()
+        batch = renderer.render(rng, args.batch)
+        render_s += time.perf_counter() - tr
+        images = images_to_tensor(batch.images).to(device)
+        loss, parts, _ = hourglass_loss(model(images), batch.volume_xyz.to(device), config.grid_hwd)
+        optimizer.zero_grad(set_to_none=True)
+        loss.backward()
+        optimizer.step()
+        step += 1
+        if step % args.log_every == 0:
+            row = {"step": step, "seconds": round(elapsed, 1), "lr": lr, "loss": float(loss.detach()), **parts}
+            history.append(row)
+            print(json.dumps(row), flush=True)
+        if args.eval_every and step % args.eval_every == 0:
+            metrics = evaluate(model, held_out)
+            model.train()
+            history.append({"step": step, "seconds": round(elapsed, 1), **metrics})
+            print(json.dumps({"step": step, **metrics}), flush=True)
+            save_checkpoint(out, model, {"step": step, "train_seconds": elapsed, "history": history,
+                                         "optimizer": optimizer.state_dict(), "metrics": metrics})
+    train_seconds = elapsed_before + time.perf_counter() - t0
+    metrics = evaluate(model, held_out)
+    summary = {"step": step, "train_seconds": round(train_seconds, 1), "batch": args.batch,
+               "images_seen": step * args.batch, "render_seconds": round(render_s, 1),
+               "threads": args.threads, "command": args.command, "metrics": metrics}
+    print(json.dumps(summary), flush=True)
+    save_checkpoint(out, model, {"step": step, "train_seconds": train_seconds, "history": history,
+                                 "optimizer": optimizer.state_dict(), "metrics": metrics, "summary": summary})
+    return summary
+
+
+def parse_args(argv=None) -> argparse.Namespace:
+    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--config", choices=sorted(CONFIGS), default="small")
+    p.add_argument("--minutes", type=float, default=18.0, help="wall-clock training budget")
+    p.add_argument("--max-steps", type=int, default=0, help="stop after this many steps (0: no limit)")
+    p.add_argument("--batch", type=int, default=16)
+    p.add_argument("--lr", type=float, default=1e-3)
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--threads", type=int, default=1, help="torch threads (keep 1 on a shared CPU)")
+    p.add_argument("--device", default="cpu")
+    p.add_argument("--body-model", default=None, help="official SMPL file; default: the free body")
+    p.add_argument("--eval-size", type=int, default=128)
+    p.add_argument("--eval-every", type=int, default=500)
+    p.add_argument("--log-every", type=int, default=25)
+    p.add_argument("--resume", action="store_true")
+    p.add_argument("--out", default="weights/hourglass/small.pt")
+    args = p.parse_args(argv)
+    args.command = "python -m smplr_core.train.hourglass " + " ".join(argv if argv is not None else __import__("sys").argv[1:])
+    return args
+
+
+def main(argv=None) -> None:
+    train(parse_args(argv))
+
+
+if __name__ == "__main__":
+    main()
