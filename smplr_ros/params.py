@@ -1,0 +1,214 @@
+"""Parameters of the smplr nodes as data: name, default, type, range or choices, description.
+
+One table per node. The node declares its parameters from the table (with a
+``ParameterDescriptor`` carrying the type, description and an ``IntegerRange`` /
+``FloatingPointRange``), validates them at startup and on every ``set_parameters`` call with
+:func:`check`, and the launch graph test compares the table with ``config/params.yaml``.
+This module imports no ROS so that it can be read anywhere.
+"""
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from typing import Any
+
+
+@dataclass(frozen=True)
+class ParamSpec:
+    name: str
+    default: Any
+    description: str
+    low: float | None = None          # inclusive range (int and float parameters)
+    high: float | None = None
+    choices: tuple = ()               # allowed values (string parameters)
+    read_only: bool = False           # fixed after startup (changing it needs a restart)
+    unit: str = ""
+
+    @property
+    def type_name(self) -> str:
+        return type(self.default).__name__
+
+
+def check(spec: ParamSpec, value: Any) -> str | None:
+    """Why ``value`` is not acceptable for ``spec`` (one sentence), or None when it is."""
+    expected = type(spec.default)
+    if expected is float and isinstance(value, int) and not isinstance(value, bool):
+        value = float(value)
+    if type(value) is not expected:
+        return (f"'{spec.name}' must be a {spec.type_name}, got {type(value).__name__} "
+                f"{value!r}")
+    if expected is float and not math.isfinite(value):
+        return f"'{spec.name}' must be finite, got {value!r}"
+    if spec.choices and value not in spec.choices:
+        return f"'{spec.name}' must be one of {', '.join(map(str, spec.choices))}, got {value!r}"
+    if spec.low is not None and value < spec.low:
+        return f"'{spec.name}' must be in [{spec.low}, {spec.high}], got {value!r}"
+    if spec.high is not None and value > spec.high:
+        return f"'{spec.name}' must be in [{spec.low}, {spec.high}], got {value!r}"
+    return None
+
+
+# Fallback intrinsics: 0 means "derive from the image size" (smplr_core.reconstruct.default_intrinsics).
+_INTRINSIC = dict(low=0.0, high=100000.0, unit="px")
+
+RECONSTRUCT_PARAMS: tuple[ParamSpec, ...] = (
+    ParamSpec("device", "cpu", "Torch device for the front-end and SMPLR: cpu or cuda",
+              choices=("cpu", "cuda"), read_only=True),
+    ParamSpec("frontend_model", "full", "BlazePose landmark network: lite (fastest), full, heavy",
+              choices=("lite", "full", "heavy"), read_only=True),
+    ParamSpec("max_people", 4, "Most people tracked and published per frame", low=1, high=16),
+    ParamSpec("body_model_path", "", "Body model file; '' = the free CC0 model shipped in weights/body/, "
+              "or a path to licensed official SMPL files", read_only=True),
+    ParamSpec("weights_dir", "", "Folder of the DAE/SMPLR checkpoints; '' = the shipped weights/",
+              read_only=True),
+    ParamSpec("detection_score_threshold", 0.5,
+              "People whose detection confidence is below this are not published", low=0.0, high=1.0),
+    ParamSpec("min_visibility", 0.3,
+              "Keypoints less visible than this are treated as missing by the 3D stages",
+              low=0.0, high=1.0),
+    ParamSpec("publish_mesh", True, "Publish the body mesh (markers TRIANGLE_LIST and /human_pose/mesh)"),
+    ParamSpec("marker_mesh_decimation", 4,
+              "Keep every n-th mesh triangle in the RViz marker (1 = full mesh)", low=1, high=64),
+    ParamSpec("fx", 0.0, "Fallback focal length x when no camera_info arrives (0 = from image size)",
+              **_INTRINSIC),
+    ParamSpec("fy", 0.0, "Fallback focal length y (0 = same as fx)", **_INTRINSIC),
+    ParamSpec("cx", 0.0, "Fallback principal point x (0 = image centre)", **_INTRINSIC),
+    ParamSpec("cy", 0.0, "Fallback principal point y (0 = image centre)", **_INTRINSIC),
+    ParamSpec("frame_id", "", "Frame id of the outputs; '' = copy the image's frame id"),
+    ParamSpec("diagnostics_period_s", 1.0, "Period of /diagnostics", low=0.1, high=60.0, unit="s",
+              read_only=True),
+)
+
+VIDEO_SOURCE_PARAMS: tuple[ParamSpec, ...] = (
+    ParamSpec("path", "", "Video file or folder of images (sorted by name) to publish",
+              read_only=True),
+    ParamSpec("rate_hz", 0.0, "Publishing rate; 0 = the video's own frame rate (10 Hz for folders)",
+              low=0.0, high=1000.0, unit="Hz"),
+    ParamSpec("loop", False, "Start again after the last frame instead of exiting"),
+    ParamSpec("frame_id", "camera_optical_frame", "Frame id of the images and camera info"),
+    ParamSpec("width", 0, "Resize to this width keeping the aspect ratio (0 = native size)",
+              low=0, high=8192, unit="px", read_only=True),
+    ParamSpec("fx", 0.0, "Focal length x in the published camera info (0 = from image size)",
+              **_INTRINSIC, read_only=True),
+    ParamSpec("fy", 0.0, "Focal length y (0 = same as fx)", **_INTRINSIC, read_only=True),
+    ParamSpec("cx", 0.0, "Principal point x (0 = image centre)", **_INTRINSIC, read_only=True),
+    ParamSpec("cy", 0.0, "Principal point y (0 = image centre)", **_INTRINSIC, read_only=True),
+    ParamSpec("wait_for_subscribers", 0,
+              "Before the first frame, wait until this many subscribers listen on 'image'",
+              low=0, high=64, read_only=True),
+    ParamSpec("wait_timeout_s", 120.0, "Longest wait for those subscribers", low=0.0, high=3600.0,
+              unit="s", read_only=True),
+    ParamSpec("max_frames", 0, "Stop after this many frames (0 = all)", low=0, high=10**9,
+              read_only=True),
+    ParamSpec("linger_s", 2.0, "Seconds to stay up after the last frame so that it is processed",
+              low=0.0, high=60.0, unit="s", read_only=True),
+)
+
+RECORDER_PARAMS: tuple[ParamSpec, ...] = (
+    ParamSpec("output_dir", "out/demo", "Folder for the MP4 and the contact sheet", read_only=True),
+    ParamSpec("video_name", "demo.mp4", "File name of the rendered video", read_only=True),
+    ParamSpec("body_model_path", "", "Body model used to draw the mesh; '' = the shipped free model "
+              "(must match the reconstruct node's)", read_only=True),
+    ParamSpec("fps", 0.0, "Frame rate of the written video; 0 = measured input rate",
+              low=0.0, high=240.0, unit="Hz", read_only=True),
+    ParamSpec("side_view", True, "Add the 3D side view next to each frame", read_only=True),
+    ParamSpec("contact_sheet_frames", 12, "Frames on the contact sheet", low=1, high=64,
+              read_only=True),
+    ParamSpec("max_frames", 5000, "Most frames kept for the video", low=1, high=100000,
+              read_only=True),
+)
+
+NODE_PARAMS: dict[str, tuple[ParamSpec, ...]] = {
+    "reconstruct": RECONSTRUCT_PARAMS,
+    "video_source": VIDEO_SOURCE_PARAMS,
+    "recorder": RECORDER_PARAMS,
+}
+
+
+def spec_table(specs: tuple[ParamSpec, ...]) -> dict[str, ParamSpec]:
+    return {s.name: s for s in specs}
+
+
+class ParameterError(ValueError):
+    """A parameter value the node cannot start with; the message names it and how to fix it."""
+
+
+def _descriptor(spec: ParamSpec):
+    from rcl_interfaces.msg import (FloatingPointRange, IntegerRange, ParameterDescriptor,
+                                    ParameterType)
+
+    kind = {bool: ParameterType.PARAMETER_BOOL, int: ParameterType.PARAMETER_INTEGER,
+            float: ParameterType.PARAMETER_DOUBLE, str: ParameterType.PARAMETER_STRING}
+    text = spec.description
+    if spec.choices:
+        text += f" (one of: {', '.join(spec.choices)})"
+    if spec.unit:
+        text += f" [{spec.unit}]"
+    # Float parameters also accept integers (``-p fx:=500``): rclpy would reject them as the wrong
+    # type, so they are dynamically typed and :func:`check` enforces number-ness and range.
+    descriptor = ParameterDescriptor(name=spec.name, type=kind[type(spec.default)],
+                                     description=text, read_only=spec.read_only,
+                                     dynamic_typing=isinstance(spec.default, float))
+    if spec.choices:
+        descriptor.additional_constraints = "one of: " + ", ".join(spec.choices)
+    if isinstance(spec.default, int) and not isinstance(spec.default, bool) \
+            and spec.low is not None:
+        descriptor.integer_range = [IntegerRange(from_value=int(spec.low),
+                                                 to_value=int(spec.high), step=1)]
+    elif isinstance(spec.default, float) and spec.low is not None:
+        descriptor.floating_point_range = [FloatingPointRange(
+            from_value=float(spec.low), to_value=float(spec.high), step=0.0)]
+    return descriptor
+
+
+def declare(node, specs: tuple[ParamSpec, ...]) -> dict[str, Any]:
+    """Declare ``specs`` on an rclpy node; return the values or raise ParameterError.
+
+    Values come from the defaults, ``--params-file`` and ``-p name:=value``; a value of the wrong
+    type or out of range raises ParameterError naming the parameter and the accepted values.
+    A parameter-change callback then rejects bad runtime values with the same reason.
+    """
+    from rcl_interfaces.msg import SetParametersResult
+
+    values = {}
+    for spec in specs:
+        hint = (f"fix it in the params file (config/params.yaml) or with "
+                f"--ros-args -p {spec.name}:=<value>")
+        # Check a value given on the command line / params file first: the reason then reads
+        # the same as at runtime (rclpy's own range errors are longer and repeat themselves).
+        override = getattr(node, "_parameter_overrides", {}).get(spec.name)
+        if override is not None:
+            reason = check(spec, override.value)
+            if reason:
+                raise ParameterError(f"invalid parameter {reason}; {hint}")
+        try:
+            param = node.declare_parameter(spec.name, spec.default, _descriptor(spec))
+        except Exception as exc:  # rclpy raises several exception types for a bad override
+            allowed = (", ".join(spec.choices) if spec.choices else
+                       f"a {spec.type_name} in [{spec.low}, {spec.high}]" if spec.low is not None
+                       else f"a {spec.type_name}")
+            raise ParameterError(f"invalid parameter '{spec.name}': {_one_line(exc)}; expected "
+                                 f"{allowed}; {hint}") from None
+        reason = check(spec, param.value)
+        if reason:
+            raise ParameterError(f"invalid parameter {reason}; {hint}")
+        values[spec.name] = float(param.value) if isinstance(spec.default, float) else param.value
+
+    table = spec_table(specs)
+
+    def on_set(parameters):
+        for p in parameters:
+            spec = table.get(p.name)
+            if spec is None:
+                continue
+            reason = check(spec, p.value)
+            if reason:
+                return SetParametersResult(successful=False, reason=reason)
+        return SetParametersResult(successful=True)
+
+    node.add_on_set_parameters_callback(on_set)
+    return values
+
+
+def _one_line(exc: BaseException) -> str:
+    return " ".join(str(exc).split()) or type(exc).__name__

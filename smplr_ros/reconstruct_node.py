@@ -1,0 +1,368 @@
+"""ROS 2 node ``reconstruct``: camera images in, people's 3D pose and shape out.
+
+Subscribes
+  ``image``        sensor_msgs/Image        sensor-data QoS (best effort, keep last 1)
+  ``camera_info``  sensor_msgs/CameraInfo   optional; otherwise intrinsics from parameters
+Publishes
+  ``/human_pose/people``   smplr_ros/People                every processed frame (empty when nobody)
+  ``/human_pose/markers``  visualization_msgs/MarkerArray  mesh + skeleton per person (while subscribed)
+  ``/human_pose/mesh``     shape_msgs/Mesh                 mesh of the first person (while subscribed)
+  ``/diagnostics``         diagnostic_msgs/DiagnosticArray rate, latency, dropped frames, last error
+
+The node is a thin adapter (image_pipeline style): message -> numpy -> smplr_core Reconstructor
+(front-end -> DAE -> SMPLR -> body model) -> messages. Inference runs on a worker thread, never in
+the subscription callback: the callback only keeps the newest frame (a one-slot mailbox) and counts
+the frames it replaced, so a fast camera never builds a backlog — latency stays one frame deep.
+"""
+from __future__ import annotations
+
+import sys
+import threading
+import time
+from collections import deque
+
+import numpy as np
+
+from smplr_ros import environment
+
+NODE_NAME = "reconstruct"
+PEOPLE_TOPIC = "/human_pose/people"
+MARKERS_TOPIC = "/human_pose/markers"
+MESH_TOPIC = "/human_pose/mesh"
+DIAGNOSTICS_TOPIC = "/diagnostics"
+# How long an error keeps /diagnostics at WARN/ERROR after it happened.
+ERROR_HOLD_S = 5.0
+# Minimum seconds between two log lines of the same kind (bad input can arrive at camera rate).
+LOG_THROTTLE_S = 2.0
+# Latency statistics over this many recent frames.
+STATS_WINDOW = 100
+
+
+class StartupError(RuntimeError):
+    """The node cannot start; the message is one line naming what to fix."""
+
+
+class Mailbox:
+    """One-slot, newest-wins hand-over from the subscription callback to the worker thread."""
+
+    def __init__(self):
+        self._cond = threading.Condition()
+        self._item = None
+        self.received = 0
+        self.dropped = 0
+        self.closed = False
+
+    def put(self, item) -> None:
+        with self._cond:
+            self.received += 1
+            if self._item is not None:
+                self.dropped += 1       # the worker never saw it: a newer frame replaces it
+            self._item = item
+            self._cond.notify()
+
+    def take(self, timeout_s: float):
+        """The newest item, or None after ``timeout_s`` or when closed."""
+        with self._cond:
+            if self._item is None and not self.closed:
+                self._cond.wait(timeout_s)
+            item, self._item = self._item, None
+            return item
+
+    def close(self) -> None:
+        with self._cond:
+            self.closed = True
+            self._cond.notify_all()
+
+
+class Stats:
+    """Counters and recent latencies for /diagnostics and the exit summary (thread-safe enough:
+    single writer, readers tolerate a torn read of a counter)."""
+
+    def __init__(self):
+        self.processed = 0
+        self.bad_frames = 0
+        self.errors = 0
+        self.last_error = ""
+        self.last_error_level = 0
+        self.last_error_time = -1e9
+        self.latency_ms = deque(maxlen=STATS_WINDOW)       # image stamp -> People published
+        self.processing_ms = deque(maxlen=STATS_WINDOW)    # frame taken -> People published
+        self.done_times = deque(maxlen=STATS_WINDOW)
+        self.people_last = 0
+        self.start = time.monotonic()
+
+    def rate_hz(self) -> float:
+        now = time.monotonic()
+        recent = [t for t in self.done_times if now - t <= 2.0]
+        if len(recent) < 2:
+            return float(len(recent)) / 2.0
+        return (len(recent) - 1) / max(recent[-1] - recent[0], 1e-6)
+
+
+def _percentile(values, q: float) -> float:
+    return float(np.percentile(np.asarray(values), q)) if len(values) else float("nan")
+
+
+def _one_line(exc: BaseException) -> str:
+    return " ".join(str(exc).split()) or type(exc).__name__
+
+
+def make_node_class():
+    """The Node subclass (built after environment.apply() so that rclpy is imported only then)."""
+    from diagnostic_msgs.msg import DiagnosticArray, DiagnosticStatus, KeyValue
+    from rclpy.node import Node
+    from rclpy.qos import QoSProfile, qos_profile_sensor_data
+    from sensor_msgs.msg import CameraInfo, Image
+    from shape_msgs.msg import Mesh
+    from std_msgs.msg import Header
+    from visualization_msgs.msg import MarkerArray
+
+    from smplr_core.reconstruct import Reconstructor, default_intrinsics, name_tables
+    from smplr_ros import markers
+    from smplr_ros.image_conversion import ImageConversionError, image_msg_to_rgb
+    from smplr_ros.msg import People
+    from smplr_ros.params import RECONSTRUCT_PARAMS, declare
+
+    class ReconstructNode(Node):
+        def __init__(self):
+            super().__init__(NODE_NAME)
+            self.params = declare(self, RECONSTRUCT_PARAMS)   # raises ParameterError
+            self.reconstructor = self._load_models()
+            from smplr_core.body.joint_names import SMPL_PARENTS
+
+            self.parents = [int(p) for p in SMPL_PARENTS]
+            self.names = name_tables()
+            self.faces = self.reconstructor.faces
+            self.marker_tracks = markers.MarkerTracks()
+            self.mesh_builder = None
+            self.camera_info = None
+            self.mailbox = Mailbox()
+            self.stats = Stats()
+            self.diag_dropped_seen = 0
+            self.diag_received_seen = 0
+            self.last_log = {}
+
+            self.people_pub = self.create_publisher(People, PEOPLE_TOPIC, QoSProfile(depth=10))
+            self.markers_pub = self.create_publisher(MarkerArray, MARKERS_TOPIC, QoSProfile(depth=2))
+            self.mesh_pub = self.create_publisher(Mesh, MESH_TOPIC, QoSProfile(depth=2))
+            self.diag_pub = self.create_publisher(DiagnosticArray, DIAGNOSTICS_TOPIC,
+                                                  QoSProfile(depth=10))
+            # Subscribe only once the models are loaded: a source waiting for subscribers then
+            # starts exactly when frames can be processed.
+            self.image_sub = self.create_subscription(Image, "image", self._on_image,
+                                                      qos_profile_sensor_data)
+            self.info_sub = self.create_subscription(CameraInfo, "camera_info", self._on_info,
+                                                     qos_profile_sensor_data)
+            self.diag_timer = self.create_timer(self.params["diagnostics_period_s"],
+                                                self._publish_diagnostics)
+            self.worker = threading.Thread(target=self._work, name="smplr-inference", daemon=True)
+            self.worker.start()
+            self.get_logger().info(
+                f"ready: device={self.params['device']} frontend={self.params['frontend_model']} "
+                f"max_people={self.params['max_people']}; listening on "
+                f"{self.image_sub.topic_name}")
+
+        # -- startup -------------------------------------------------------------------------
+        def _load_models(self):
+            from pathlib import Path
+
+            p = self.params
+            for name in ("body_model_path", "weights_dir"):
+                if p[name] and not Path(p[name]).exists():
+                    what = "body model file" if name == "body_model_path" else "weights folder"
+                    raise StartupError(
+                        f"{what} not found: {p[name]} (parameter '{name}'); fix the path or set "
+                        f"{name}:='' for the shipped default")
+            if p["device"] == "cuda":
+                import torch
+
+                if not torch.cuda.is_available():
+                    raise StartupError("parameter 'device' is 'cuda' but torch sees no CUDA "
+                                       "device; set device:=cpu")
+            try:
+                return Reconstructor(p["frontend_model"], p["max_people"], p["device"],
+                                     p["weights_dir"] or None, p["body_model_path"] or None,
+                                     p["detection_score_threshold"], p["min_visibility"])
+            except Exception as exc:  # any loader failure becomes one line naming the inputs
+                raise StartupError(
+                    f"cannot load the models ({type(exc).__name__}: {_one_line(exc)}); parameters "
+                    f"weights_dir='{p['weights_dir']}' body_model_path='{p['body_model_path']}' "
+                    f"frontend_model='{p['frontend_model']}'; fix or clear them and re-run "
+                    f"scripts/setup.sh if shipped files are damaged") from None
+
+        # -- callbacks (executor thread: cheap only) -------------------------------------------
+        def _on_image(self, msg) -> None:
+            self.mailbox.put((msg, time.monotonic()))
+
+        def _on_info(self, msg) -> None:
+            self.camera_info = msg
+
+        # -- worker thread -------------------------------------------------------------------
+        def _work(self) -> None:
+            while not self.mailbox.closed:
+                item = self.mailbox.take(timeout_s=0.5)
+                if item is None:
+                    continue
+                try:
+                    self._process(*item)
+                except Exception as exc:  # keep serving: report and go on with the next frame
+                    self._report(2, f"processing failed: {type(exc).__name__}: {_one_line(exc)}",
+                                 key="processing")
+                    self.stats.errors += 1
+
+        def _settings(self) -> dict:
+            return {s.name: self.get_parameter(s.name).value for s in RECONSTRUCT_PARAMS}
+
+        def _intrinsics(self, width: int, height: int, p: dict) -> np.ndarray:
+            info = self.camera_info
+            if info is not None and info.width == width and info.height == height \
+                    and info.k[0] > 0 and info.k[4] > 0:
+                return np.array([info.k[0], info.k[4], info.k[2], info.k[5]], np.float32)
+            return default_intrinsics(width, height, p["fx"], p["fy"], p["cx"], p["cy"])
+
+        def _process(self, msg, received_at: float) -> None:
+            p = self._settings()
+            rec = self.reconstructor
+            rec.max_people = p["max_people"]
+            if hasattr(rec.tracker, "max_people"):
+                rec.tracker.max_people = p["max_people"]
+            rec.detection_score_threshold = p["detection_score_threshold"]
+            rec.min_visibility = p["min_visibility"]
+            try:
+                rgb = image_msg_to_rgb(msg)
+            except ImageConversionError as exc:
+                self.stats.bad_frames += 1
+                self._report(1, f"bad image on '{self.image_sub.topic_name}' "
+                                f"({msg.width}x{msg.height} '{msg.encoding}'): {exc}", key="image")
+                return
+            result = rec(rgb, self._intrinsics(rgb.shape[1], rgb.shape[0], p))
+            header = Header(stamp=msg.header.stamp, frame_id=p["frame_id"] or msg.header.frame_id)
+            processing_ms = 1000.0 * (time.monotonic() - received_at)
+            self.people_pub.publish(markers.people_message(
+                header, result, self.names, rgb.shape[1], rgb.shape[0], processing_ms))
+            self._record_latency(msg, processing_ms)
+            if len(result) == 0 and self.stats.people_last > 0:
+                self._log_throttled("nobody", "nobody in view: publishing empty People messages")
+            self.stats.people_last = len(result)
+            # Markers and meshes are large (tens of thousands of points): build them only for
+            # someone who listens.
+            if self.markers_pub.get_subscription_count() > 0:
+                faces = (markers.decimate_faces(self.faces, p["marker_mesh_decimation"])
+                         if p["publish_mesh"] else None)
+                self.markers_pub.publish(self.marker_tracks.frame(header, result, faces,
+                                                                  self.parents))
+            if p["publish_mesh"] and len(result) and result.valid[0] \
+                    and self.mesh_pub.get_subscription_count() > 0:
+                if self.mesh_builder is None:
+                    self.mesh_builder = markers.MeshBuilder(self.faces)
+                self.mesh_pub.publish(self.mesh_builder(result.vertices[0]))
+
+        def _record_latency(self, msg, processing_ms: float) -> None:
+            now_ns = self.get_clock().now().nanoseconds
+            stamp_ns = msg.header.stamp.sec * 1_000_000_000 + msg.header.stamp.nanosec
+            s = self.stats
+            s.processed += 1
+            s.processing_ms.append(processing_ms)
+            if stamp_ns > 0:
+                s.latency_ms.append((now_ns - stamp_ns) / 1e6)
+            s.done_times.append(time.monotonic())
+
+        # -- reporting -----------------------------------------------------------------------
+        def _log_throttled(self, key: str, line: str, level: int = 0) -> None:
+            now = time.monotonic()
+            if now - self.last_log.get(key, -1e9) < LOG_THROTTLE_S:
+                return
+            self.last_log[key] = now
+            log = self.get_logger()
+            (log.info if level == 0 else log.warning if level == 1 else log.error)(line)
+
+        def _report(self, level: int, line: str, key: str) -> None:
+            """Remember an error for /diagnostics (level 1 WARN, 2 ERROR) and log it, throttled."""
+            s = self.stats
+            s.last_error, s.last_error_level, s.last_error_time = line, level, time.monotonic()
+            self._log_throttled(key, line, level)
+
+        def _publish_diagnostics(self) -> None:
+            s, box = self.stats, self.mailbox
+            dropped_now = box.dropped - self.diag_dropped_seen
+            received_now = box.received - self.diag_received_seen
+            self.diag_dropped_seen, self.diag_received_seen = box.dropped, box.received
+            level, message = DiagnosticStatus.OK, "ok"
+            if dropped_now > 0:
+                level = DiagnosticStatus.WARN
+                message = (f"input faster than processing: skipped {dropped_now} of "
+                           f"{received_now} frames (newest frame wins)")
+                self._log_throttled("dropped", message + f"; {box.dropped} skipped in total")
+            if time.monotonic() - s.last_error_time < ERROR_HOLD_S:
+                level = max(level, DiagnosticStatus.WARN if s.last_error_level == 1
+                            else DiagnosticStatus.ERROR)
+                message = s.last_error
+            elif s.processed == 0 and box.received == 0:
+                message = f"waiting for images on {self.image_sub.topic_name}"
+            values = {
+                "rate_hz": f"{s.rate_hz():.2f}",
+                "latency_ms_p50": f"{_percentile(s.latency_ms, 50):.1f}",
+                "latency_ms_p95": f"{_percentile(s.latency_ms, 95):.1f}",
+                "processing_ms_p50": f"{_percentile(s.processing_ms, 50):.1f}",
+                "frames_received": str(box.received),
+                "frames_processed": str(s.processed),
+                "frames_dropped": str(box.dropped),
+                "bad_frames": str(s.bad_frames),
+                "errors": str(s.errors),
+                "last_error": s.last_error,
+                "people_last_frame": str(s.people_last),
+                "camera_info": "received" if self.camera_info is not None else "none (parameters)",
+                "device": self.params["device"],
+                "frontend_model": self.params["frontend_model"],
+            }
+            status = DiagnosticStatus(level=level, name=f"smplr: {self.get_name()}",
+                                      message=message, hardware_id="smplr_ros",
+                                      values=[KeyValue(key=k, value=v) for k, v in values.items()])
+            array = DiagnosticArray(status=[status])
+            array.header.stamp = self.get_clock().now().to_msg()
+            self.diag_pub.publish(array)
+
+        def summary(self) -> str:
+            s, box = self.stats, self.mailbox
+            elapsed = max(time.monotonic() - s.start, 1e-6)
+            return (f"processed {s.processed} frames, skipped {box.dropped} of {box.received}, "
+                    f"bad {s.bad_frames}, errors {s.errors}; latency p50 "
+                    f"{_percentile(s.latency_ms, 50):.1f} ms p95 {_percentile(s.latency_ms, 95):.1f}"
+                    f" ms over the last {len(s.latency_ms)} frames; up {elapsed:.0f} s")
+
+        def close(self) -> None:
+            self.mailbox.close()
+            self.worker.join(timeout=5.0)
+
+    return ReconstructNode
+
+
+def main(argv: list[str] | None = None) -> int:
+    environment.apply()
+    import rclpy
+    from rclpy.executors import ExternalShutdownException
+
+    from smplr_ros.params import ParameterError
+
+    rclpy.init(args=sys.argv if argv is None else argv)
+    node = None
+    try:
+        try:
+            node = make_node_class()()
+        except (ParameterError, StartupError) as exc:
+            print(f"[{NODE_NAME}] error: {exc}", file=sys.stderr, flush=True)
+            return 2
+        rclpy.spin(node)
+    except (KeyboardInterrupt, ExternalShutdownException):
+        pass
+    finally:
+        if node is not None:
+            node.close()
+            print(f"[{NODE_NAME}] {node.summary()}", flush=True)
+            node.destroy_node()
+        rclpy.try_shutdown()
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
