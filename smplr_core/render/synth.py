@@ -34,6 +34,9 @@ CAMERA_DISTANCE_M = (1.5, 8.0)
 CAMERA_PITCH_RAD = math.radians(30.0)
 CAMERA_ROLL_RAD = math.radians(10.0)
 ROOT_RAY_RANGE = (0.35, 0.25)  # |x/z|, |y/z| of the root: person anywhere in a ~70 deg view
+# The crop centre is the root moved by up to this much in the image plane (metres at the root's
+# depth): at run time the crop comes from a detector box whose centre is near, not at, the pelvis.
+CROP_CENTRE_JITTER_M = 0.2
 BETAS_STD = 1.5  # shapes across the whole space, extremes included (|beta| up to ~3-4)
 
 
@@ -41,7 +44,8 @@ class SyntheticBatch(NamedTuple):
     images: np.ndarray        # (B, S, S, 3) uint8 RGB crops
     points_cam: torch.Tensor  # (B, 42, 3) camera frame metres (joints then landmarks)
     root_cam: torch.Tensor    # (B, 3) camera-frame root (pelvis)
-    volume_xyz: torch.Tensor  # (B, 42, 3) volume coordinates (a, b, d) metres
+    centre_cam: torch.Tensor  # (B, 3) the crop's centre point: root + a small in-plane offset
+    volume_xyz: torch.Tensor  # (B, 42, 3) volume coordinates (a, b, d) metres about centre_cam
     vertices_rel: torch.Tensor  # (B, V, 3) root-relative camera-frame vertices (for PVE)
     betas: torch.Tensor       # (B, 10)
     rotmats_cam: torch.Tensor  # (B, 24, 3, 3) body rotations with the global one in camera frame
@@ -149,8 +153,9 @@ class SyntheticRenderer:
     """
 
     def __init__(self, body_model, crop_size: int = 256, pose_source: PoseSource | None = None,
-                 use_photos: bool = True, workers: int = 1):
+                 use_photos: bool = True, workers: int = 1, centre_jitter: bool = True):
         self.workers = workers
+        self.centre_jitter = float(centre_jitter)
         self._executor = None
         self.body = body_model.eval()
         self.crop_size = crop_size
@@ -196,7 +201,9 @@ class SyntheticRenderer:
         rasteriser releases the GIL); each crop draws from its own seed, so results do not depend
         on the number of threads."""
         points_cam, root, vertices_rel, betas, rotmats = self.pose_bodies(rng, batch)
-        intr = crop_intrinsics(root, self.crop_size).numpy()
+        offset = rng.uniform(-CROP_CENTRE_JITTER_M, CROP_CENTRE_JITTER_M, (batch, 2)) * self.centre_jitter
+        centre = root + torch.as_tensor(np.concatenate([offset, np.zeros((batch, 1))], 1), dtype=root.dtype)
+        intr = crop_intrinsics(centre, self.crop_size).numpy()
         verts_cam = (vertices_rel + root[:, None]).numpy()
         seeds = rng.integers(2**62, size=batch)
         jobs = [(int(seeds[i]), verts_cam[i], intr[i]) for i in range(batch)]
@@ -204,8 +211,8 @@ class SyntheticRenderer:
             crops = list(self._pool().map(lambda job: self._render_one(*job), jobs))
         else:
             crops = [self._render_one(*job) for job in jobs]
-        volume = camera_to_volume(points_cam, root)
-        return SyntheticBatch(np.stack(crops), points_cam, root, volume, vertices_rel, betas, rotmats)
+        volume = camera_to_volume(points_cam, centre)
+        return SyntheticBatch(np.stack(crops), points_cam, root, centre, volume, vertices_rel, betas, rotmats)
 
     def _pool(self):
         if self._executor is None:

@@ -72,7 +72,7 @@ def held_out_set(renderer: SyntheticRenderer, count: int, seed: int = HELD_OUT_S
 def evaluate(model: VolumetricHourglass, held_out) -> dict[str, float]:
     """MPJPE / PA-MPJPE (24 joints) and landmark error on the held-out renders."""
     root = held_out.root_cam
-    pred = predict_root_relative(model, held_out.images, root)
+    pred = predict_root_relative(model, held_out.images, held_out.centre_cam)
     target = held_out.points_cam - root[:, None]
     metrics = joint_errors_mm(pred[:, :NUM_JOINTS], target[:, :NUM_JOINTS])
     metrics["landmark_mm"] = float((pred[:, NUM_JOINTS:] - target[:, NUM_JOINTS:]).norm(dim=-1).mean()) * 1000

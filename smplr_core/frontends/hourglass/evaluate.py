@@ -34,19 +34,21 @@ def images_to_tensor(images: np.ndarray) -> torch.Tensor:
 
 
 @torch.no_grad()
-def predict_root_relative(model, images: np.ndarray, root_cam: torch.Tensor,
+def predict_root_relative(model, images: np.ndarray, centre_cam: torch.Tensor,
                           batch_size: int = 32) -> torch.Tensor:
-    """Hourglass predictions on crops, back-projected with the known root.
+    """Hourglass predictions on crops, back-projected with the known crop centre (its depth is the
+    root's), then made relative to the predicted root (point 0).
 
-    images (B, S, S, 3) uint8; root_cam (B, 3) -> (B, 42, 3) root-relative camera-frame metres.
+    images (B, S, S, 3) uint8; centre_cam (B, 3) -> (B, 42, 3) root-relative camera-frame metres.
     """
     model.eval()
     device = next(model.parameters()).device
     outs = []
     for i in range(0, len(images), batch_size):
         volume = model.predict_volume(images_to_tensor(images[i:i + batch_size]).to(device)).cpu()
-        root = root_cam[i:i + batch_size]
-        outs.append(volume_to_root_relative(volume, root[:, 2], root[:, :2] / root[:, 2:]))
+        centre = centre_cam[i:i + batch_size]
+        rel = volume_to_root_relative(volume, centre[:, 2], centre[:, :2] / centre[:, 2:])
+        outs.append(rel - rel[:, :1])
     return torch.cat(outs)
 
 

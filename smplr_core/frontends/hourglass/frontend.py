@@ -1,0 +1,99 @@
+"""Inference wrapper: image + person boxes -> root-relative 3D joints and landmarks.
+
+The person box comes from the default detector (BlazePose's, `PersonKeypoints.box`). On a real
+image the root and its depth are unknown, so the paper's crop (centred on the root, side
+f * 2.5 / z_root) is approximated from the box: centred on the box, with the person's extent
+taking `PERSON_FRACTION_OF_WINDOW` of the 2.5 m window (as a standing adult does in training).
+The root depth implied by that window, f * 2.5 / side, back-projects the volume coordinates.
+"""
+from __future__ import annotations
+
+from pathlib import Path
+from typing import NamedTuple
+
+import cv2
+import numpy as np
+import torch
+
+from smplr_core.frontends.hourglass.volume import VOLUME_SIZE_M, volume_to_root_relative
+
+DEFAULT_WEIGHTS = Path(__file__).resolve().parents[3] / "weights" / "hourglass" / "small.pt"
+# A standing adult (~1.7 m incl. the box margin) spans this fraction of the 2.5 m crop window.
+PERSON_FRACTION_OF_WINDOW = 0.7
+NUM_JOINTS = 24
+
+
+class HourglassOutput(NamedTuple):
+    joints: np.ndarray        # (N, 24, 3) root-relative camera-frame metres (pelvis = 0)
+    landmarks: np.ndarray     # (N, 18, 3) root-relative camera-frame metres
+    keypoints_2d: np.ndarray  # (N, 42, 2) pixels in the input image (joints then landmarks)
+    root_cam: np.ndarray      # (N, 3) camera-frame root implied by the crop window (approximate)
+    windows: np.ndarray       # (N, 4) x0, y0, x1, y1 crop windows in the image
+
+
+def windows_from_boxes(boxes: np.ndarray) -> np.ndarray:
+    """(N, 4) person boxes -> (N, 4) square crop windows around their centres."""
+    boxes = np.asarray(boxes, np.float32).reshape(-1, 4)
+    centre = (boxes[:, :2] + boxes[:, 2:]) / 2
+    side = np.maximum(boxes[:, 2] - boxes[:, 0], boxes[:, 3] - boxes[:, 1]) / PERSON_FRACTION_OF_WINDOW
+    side = np.maximum(side, 8.0)
+    return np.concatenate([centre - side[:, None] / 2, centre + side[:, None] / 2], axis=1)
+
+
+def crop_windows(image: np.ndarray, windows: np.ndarray, size: int) -> np.ndarray:
+    """Affine crops (zero padding outside the image): (N, size, size, 3) uint8."""
+    crops = np.zeros((len(windows), size, size, 3), np.uint8)
+    for i, (x0, y0, x1, y1) in enumerate(windows):
+        s = size / (x1 - x0)
+        m = np.array([[s, 0, -s * x0], [0, s, -s * y0]], np.float32)
+        crops[i] = cv2.warpAffine(image, m, (size, size), flags=cv2.INTER_AREA if s < 1 else cv2.INTER_LINEAR,
+                                  borderMode=cv2.BORDER_CONSTANT, borderValue=0)
+    return crops
+
+
+class HourglassFrontend:
+    """`frontend(image, boxes, intrinsics) -> HourglassOutput` for every box in one forward pass."""
+
+    def __init__(self, model, device: str = "cpu"):
+        self.device = torch.device(device)
+        self.model = model.to(self.device).eval()
+        self.crop_size = model.config.input_size
+
+    @classmethod
+    def load(cls, weights: str | Path | None = None, device: str = "cpu") -> "HourglassFrontend":
+        from smplr_core.train.hourglass import load_checkpoint
+        model, _ = load_checkpoint(weights or DEFAULT_WEIGHTS, device)
+        return cls(model, device)
+
+    @torch.no_grad()
+    def __call__(self, image: np.ndarray, boxes: np.ndarray, intrinsics) -> HourglassOutput:
+        """image (H, W, 3) uint8 RGB; boxes (N, 4) x0, y0, x1, y1; intrinsics (4,) fx, fy, cx, cy."""
+        if not isinstance(image, np.ndarray) or image.dtype != np.uint8 or image.ndim != 3 or image.shape[2] != 3 \
+                or image.size == 0:
+            raise ValueError("image must be a non-empty (H, W, 3) uint8 RGB array")
+        fx, fy, cx, cy = (float(v) for v in np.asarray(intrinsics, np.float64).reshape(4))
+        if fx <= 0 or fy <= 0:
+            raise ValueError(f"intrinsics need positive focal lengths, got fx={fx}, fy={fy}")
+        windows = windows_from_boxes(boxes)
+        n = len(windows)
+        if n == 0:
+            z = np.zeros((0,), np.float32)
+            return HourglassOutput(z.reshape(0, 24, 3), z.reshape(0, 18, 3), z.reshape(0, 42, 2),
+                                   z.reshape(0, 3), z.reshape(0, 4))
+        crops = crop_windows(image, windows, self.crop_size)
+        x = torch.from_numpy(crops).permute(0, 3, 1, 2).float().div(255.0).to(self.device)
+        volume = self.model.predict_volume(x).cpu().double()  # (N, 42, 3) a, b, d metres
+        side = windows[:, 2] - windows[:, 0]
+        centre = (windows[:, :2] + windows[:, 2:]) / 2
+        depth = fx * VOLUME_SIZE_M / side
+        ray = np.stack([(centre[:, 0] - cx) / fx, (centre[:, 1] - cy) / fy], -1)
+        rel = volume_to_root_relative(volume, torch.as_tensor(depth, dtype=torch.float64),
+                                      torch.as_tensor(ray, dtype=torch.float64))
+        # Training jitters the crop centre about the pelvis, so the network predicts the root too.
+        root_offset = rel[:, 0].numpy()
+        rel = (rel - rel[:, :1]).numpy().astype(np.float32)
+        # Volume (a, b) are crop-plane metres: crop pixels = a * S / 2.5 + S / 2, then to the image.
+        pix = volume[..., :2].numpy() / VOLUME_SIZE_M * side[:, None, None] + centre[:, None, :]
+        root = (np.concatenate([ray * depth[:, None], depth[:, None]], axis=1) + root_offset).astype(np.float32)
+        return HourglassOutput(rel[:, :NUM_JOINTS], rel[:, NUM_JOINTS:], pix.astype(np.float32), root,
+                               windows.astype(np.float32))
