@@ -4,7 +4,7 @@ import torch
 
 from smplr_core.frontends.hourglass.volume import (VOLUME_SIZE_M, camera_to_volume, crop_intrinsics,
                                                    crop_window, volume_to_root_relative)
-from smplr_core.render.raster import render_mesh
+from smplr_core.synth.raster import render_mesh
 
 SIZE = 64
 INTRINSICS = np.array([60.0, 60.0, 32.0, 32.0], np.float32)

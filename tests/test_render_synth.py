@@ -6,8 +6,8 @@ import torch
 
 from smplr_core.body import load_body_model
 from smplr_core.frontends.hourglass.volume import VOLUME_SIZE_M, crop_intrinsics
-from smplr_core.render.raster import render_mesh
-from smplr_core.render.synth import CROP_CENTRE_JITTER_M, SyntheticRenderer
+from smplr_core.synth.raster import render_mesh
+from smplr_core.synth.renderer import CROP_CENTRE_JITTER_M, SyntheticRenderer
 
 SIZE = 96
 

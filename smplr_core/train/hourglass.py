@@ -25,7 +25,7 @@ from smplr_core.frontends.hourglass.evaluate import (NUM_JOINTS, images_to_tenso
                                                      predict_root_relative)
 from smplr_core.frontends.hourglass.losses import hourglass_loss
 from smplr_core.frontends.hourglass.network import CONFIGS, HourglassConfig, VolumetricHourglass
-from smplr_core.render.synth import SyntheticRenderer
+from smplr_core.synth.renderer import SyntheticRenderer
 
 HELD_OUT_SEED = 1_000_003  # training seeds never reach this stream
 

@@ -18,9 +18,9 @@ import numpy as np
 import torch
 
 from smplr_core.frontends.hourglass.volume import camera_to_volume, crop_intrinsics
-from smplr_core.render.appearance import (BodyParts, load_background_photos, sample_background,
+from smplr_core.synth.appearance import (BodyParts, load_background_photos, sample_background,
                                           sample_vertex_colours)
-from smplr_core.render.raster import render_mesh
+from smplr_core.synth.raster import render_mesh
 
 NUM_POINTS = 42  # 24 SMPL joints (index 0 = pelvis = root) + 18 landmarks
 
