@@ -1,0 +1,57 @@
+"""The reconstruct node refuses to start on bad parameters or damaged files with ONE clear line."""
+import shutil
+
+import pytest
+
+from node_helpers import REPO, run_node_until_exit
+
+pytestmark = pytest.mark.ros
+
+
+def error_lines(proc):
+    return [line for line in (proc.stdout + proc.stderr).splitlines() if "error" in line.lower()]
+
+
+def assert_one_line_naming(proc, *words):
+    assert proc.returncode == 2, proc.stdout + proc.stderr
+    lines = error_lines(proc)
+    assert len(lines) == 1, "expected one error line, got:\n" + "\n".join(lines)
+    for word in words:
+        assert word in lines[0], lines[0]
+
+
+def test_out_of_range_parameter_exits_with_one_line():
+    proc = run_node_until_exit("-p", "max_people:=40")
+    assert_one_line_naming(proc, "'max_people'", "[1, 16]", "got 40")
+
+
+def test_unknown_choice_exits_with_one_line():
+    proc = run_node_until_exit("-p", "frontend_model:=huge")
+    assert_one_line_naming(proc, "'frontend_model'", "lite, full, heavy")
+
+
+def test_missing_body_model_file_exits_with_one_line_naming_it(tmp_path):
+    missing = tmp_path / "SMPL_NEUTRAL.pkl"
+    proc = run_node_until_exit("-p", f"body_model_path:={missing}")
+    assert_one_line_naming(proc, str(missing), "body_model_path")
+
+
+def test_corrupt_body_model_file_exits_with_one_line_naming_it(tmp_path):
+    corrupt = tmp_path / "smplr_free_body.npz"
+    corrupt.write_bytes(b"this is not a body model" * 10)
+    proc = run_node_until_exit("-p", f"body_model_path:={corrupt}")
+    assert_one_line_naming(proc, str(corrupt))
+
+
+def test_corrupt_checkpoint_exits_with_one_line_naming_the_file(tmp_path):
+    shipped = REPO / "weights"
+    broken = tmp_path / "weights"
+    shutil.copytree(shipped, broken)
+    damaged = []
+    for path in broken.rglob("*.pt"):
+        path.write_bytes(b"\x80\x02 not a checkpoint")
+        damaged.append(path)
+    assert damaged, f"no .pt checkpoint under {shipped} to damage"
+    proc = run_node_until_exit("-p", f"weights_dir:={broken}")
+    assert_one_line_naming(proc, "weights_dir")
+    assert any(str(p) in error_lines(proc)[0] or p.name in error_lines(proc)[0] for p in damaged)
