@@ -199,6 +199,15 @@ class Reconstructor:
                                       body_model_path=body_model_path or None, device=device)
         self.tracker = PoseTracker(model=frontend_model, max_people=self.max_people, device=device)
 
+    @staticmethod
+    def _empty(intrinsics: np.ndarray, frontend_ms: float) -> FrameResult:
+        z = np.zeros
+        return FrameResult(z((0,), np.int64), z((0,), np.float32), z((0, 33, 2), np.float32),
+                           z((0, 33), np.float32), z((0,), bool), z((0, 24, 3), np.float32),
+                           z((0, 18, 3), np.float32), z((0, 0, 3), np.float32),
+                           z((0, 10), np.float32), z((0, 3), np.float32), z((0, 23, 3), np.float32),
+                           z((0, 3), np.float32), intrinsics, frontend_ms, 0.0)
+
     @property
     def faces(self) -> np.ndarray:
         """(F, 3) int mesh triangles of the body model."""
@@ -225,6 +234,8 @@ class Reconstructor:
             visibility[i] = person.visibility
         lifted_vis = np.where(visibility >= self.min_visibility, visibility, 0.0).astype(np.float32)
         intr = np.asarray(intrinsics, np.float32).reshape(4)
+        if n == 0:   # nobody: nothing to lift (and no batch of size 0 through the stages)
+            return self._empty(intr, 1000 * (frontend_done - start))
         with torch.no_grad():
             out = self.pipeline(torch.from_numpy(keypoints).to(self.device),
                                 torch.from_numpy(lifted_vis).to(self.device),

@@ -200,7 +200,7 @@ def contact_sheet(frames: list[np.ndarray], labels: list[str] | None = None, col
     for k, frame in enumerate(frames):
         h = int(round(frame.shape[0] * tile_width / frame.shape[1]))
         tile = cv2.resize(frame, (tile_width, h), interpolation=cv2.INTER_AREA)
-        if labels:
+        if labels and labels[k]:
             cv2.putText(tile, labels[k], (6, h - 8), cv2.FONT_HERSHEY_SIMPLEX, 0.5,
                         (255, 255, 255), 2, cv2.LINE_AA)
         tiles.append(tile)
@@ -253,7 +253,8 @@ class VideoRenderer:
         if self.count % self.thumb_stride == 0:
             small = cv2.resize(frame, (480, int(round(frame.shape[0] * 480 / frame.shape[1]))),
                                interpolation=cv2.INTER_AREA)
-            self.thumbs.append((label or f"frame {self.count}", small))
+            # A label drawn on the frame already names it; otherwise the sheet numbers it.
+            self.thumbs.append(("" if label else f"frame {self.count}", small))
             # Bounded memory on long videos: keep every other thumbnail and halve the rate.
             if len(self.thumbs) >= 4 * self.sheet_frames:
                 self.thumbs = self.thumbs[::2]

@@ -273,8 +273,14 @@ def make_node_class():
             if now - self.last_log.get(key, -1e9) < LOG_THROTTLE_S:
                 return
             self.last_log[key] = now
+            # rclpy pins one severity per call site, hence three separate calls.
             log = self.get_logger()
-            (log.info if level == 0 else log.warning if level == 1 else log.error)(line)
+            if level == 0:
+                log.info(line)
+            elif level == 1:
+                log.warning(line)
+            else:
+                log.error(line)
 
         def _report(self, level: int, line: str, key: str) -> None:
             """Remember an error for /diagnostics (level 1 WARN, 2 ERROR) and log it, throttled."""
