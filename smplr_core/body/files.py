@@ -6,6 +6,7 @@ numpy arrays and refuses every other class (a pickle can otherwise run arbitrary
 """
 from __future__ import annotations
 
+import codecs
 import copyreg
 import io
 import pickle
@@ -72,6 +73,8 @@ class _RestrictedUnpickler(pickle.Unpickler):
             return copyreg._reconstructor
         if (module, name) in (("__builtin__", "object"), ("builtins", "object")):
             return object
+        if (module, name) == ("_codecs", "encode"):  # how protocol-2 pickles store bytes
+            return codecs.encode
         if module.split(".")[0] in ("chumpy", "scipy"):
             return _stand_in(module, name)
         raise pickle.UnpicklingError(f"refusing to load class {module}.{name}")

@@ -53,7 +53,26 @@ LANDMARK_RULES: dict[str, str] = {
 # Vertex numbers on our free CC0 body (weights/body/smplr_free_body.npz), written by
 # smplr_core.body.build from `select_landmark_vertices` on the mean shape; a test checks that the
 # stored model and this table agree.
-FREE_BODY_LANDMARK_VERTICES: dict[str, int] = {}
+FREE_BODY_LANDMARK_VERTICES: dict[str, int] = {
+    "left_breast": 8522,
+    "right_breast": 1866,
+    "belly": 4351,
+    "left_hip_side": 10894,
+    "right_hip_side": 4280,
+    "left_thigh_front": 13319,
+    "right_thigh_front": 6739,
+    "left_thigh_back": 11056,
+    "right_thigh_back": 4454,
+    "left_foot": 12795,
+    "right_foot": 6214,
+    "left_hand": 9863,
+    "right_hand": 3211,
+    "left_biceps": 10398,
+    "right_biceps": 3747,
+    "left_triceps": 8358,
+    "right_triceps": 1702,
+    "head_top": 881,
+}
 
 # Widely used vertex numbers of the official SMPL mesh (6,890 vertices) for some of these points
 # (SMPL anthropometry literature: nipples 3042/6489, navel 3501, head top 412). The paper's own

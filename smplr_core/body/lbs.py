@@ -68,3 +68,46 @@ def skin_vertices(rest_vertices: torch.Tensor, transforms: torch.Tensor, skin_we
     V = rest_vertices.shape[1]
     blended = torch.matmul(skin_weights, transforms.reshape(B, J, 12)).reshape(B, V, 3, 4)
     return (blended[..., :3] @ rest_vertices.unsqueeze(-1)).squeeze(-1) + blended[..., 3]
+
+
+# Vertices per chunk are chosen so the blended transforms of one chunk, (B, n, 12) floats,
+# stay around this many bytes: small enough for the CPU caches, large enough to keep the
+# per-chunk overhead of a few tensor ops negligible.
+SKIN_CHUNK_BYTES = 1 << 20
+MIN_SKIN_CHUNK = 512
+
+
+def shape_and_skin(
+    betas: torch.Tensor,
+    v_template: torch.Tensor,
+    shapedirs: torch.Tensor,
+    transforms: torch.Tensor,
+    skin_weights: torch.Tensor,
+    pose_feature: torch.Tensor | None = None,
+    posedirs: torch.Tensor | None = None,
+) -> torch.Tensor:
+    """Shape blend + optional pose correctives + linear blend skinning, chunked over vertices.
+
+    betas (B, K); v_template (V, 3); shapedirs (K, V*3); transforms (B, J, 3, 4);
+    skin_weights (V, J); pose_feature (B, P) with posedirs (P, V*3), or None.
+    Returns posed vertices (B, V, 3); equals `skin_vertices(rest, ...)` without materialising
+    the (B, V, 12) blended transforms at once (the memory traffic dominates at large B).
+    """
+    B, J = transforms.shape[:2]
+    V = v_template.shape[0]
+    A = transforms.reshape(B, J, 12)
+    chunk = max(MIN_SKIN_CHUNK, SKIN_CHUNK_BYTES // (B * 12 * transforms.element_size()))
+    out = torch.empty(B, V, 3, dtype=transforms.dtype, device=transforms.device)
+    for lo in range(0, V, chunk):
+        hi = min(lo + chunk, V)
+        rest = torch.addmm(v_template[lo:hi].reshape(1, -1), betas, shapedirs[:, 3 * lo:3 * hi])
+        if posedirs is not None:
+            rest = rest.addmm_(pose_feature, posedirs[:, 3 * lo:3 * hi])
+        rest = rest.reshape(B, hi - lo, 3)
+        blended = torch.matmul(skin_weights[lo:hi], A)  # (B, n, 12): rows of [R | t]
+        part = out[:, lo:hi]
+        part.copy_(blended[..., 3::4])
+        part.addcmul_(blended[..., 0::4], rest[..., 0:1])
+        part.addcmul_(blended[..., 1::4], rest[..., 1:2])
+        part.addcmul_(blended[..., 2::4], rest[..., 2:3])
+    return out

@@ -18,7 +18,7 @@ from smplr_core.body.keypoints import NUM_KEYPOINTS, gather_keypoints, smpl_keyp
 from smplr_core.body.landmarks import (
     NUM_LANDMARKS, SMPL_KNOWN_LANDMARK_VERTICES, landmark_index_array, select_landmark_vertices,
 )
-from smplr_core.body.lbs import batch_rodrigues, forward_kinematics, kinematic_levels, skin_vertices
+from smplr_core.body.lbs import batch_rodrigues, forward_kinematics, kinematic_levels, shape_and_skin
 
 NUM_BETAS = 10
 NUM_POSE_BASIS = (NUM_JOINTS - 1) * 9
@@ -184,14 +184,14 @@ class BodyModel(torch.nn.Module):
         rotmats = rotmats.to(self.v_template.dtype)
         B = rotmats.shape[0]
         betas = self._betas(betas, B)
-        rest_v = self.v_template + (betas @ self.shapedirs).reshape(B, self.num_vertices, 3)
         rest_j = self.template_joints + (betas @ self.joint_shapedirs).reshape(B, NUM_JOINTS, 3)
-        if self.posedirs is not None:  # licensed SMPL: pose correctives
+        joints, transforms = forward_kinematics(rotmats, rest_j, self._parents, self._levels)
+        pose_feature = None
+        if self.posedirs is not None:  # licensed SMPL: pose correctives (ours has none)
             eye = torch.eye(3, dtype=rotmats.dtype, device=rotmats.device)
             pose_feature = (rotmats[:, 1:] - eye).reshape(B, -1)
-            rest_v = rest_v + (pose_feature @ self.posedirs).reshape(B, self.num_vertices, 3)
-        joints, transforms = forward_kinematics(rotmats, rest_j, self._parents, self._levels)
-        vertices = skin_vertices(rest_v, transforms, self.skin_weights)
+        vertices = shape_and_skin(betas, self.v_template, self.shapedirs, transforms, self.skin_weights,
+                                  pose_feature, self.posedirs)
         if transl is not None:
             transl = transl.to(vertices.dtype).reshape(B, 1, 3)
             vertices = vertices + transl
