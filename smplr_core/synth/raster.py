@@ -143,3 +143,22 @@ def render_mesh(vertices_cam: np.ndarray, faces: np.ndarray, colors: np.ndarray,
     rasterize(pixels, np.ascontiguousarray(z, np.float32), np.ascontiguousarray(colors, np.float32),
               normals, faces32, light, np.float32(ambient), image, zbuffer, face_ids)
     return image, zbuffer, face_ids
+
+
+def cluster_decimate(rest_vertices: np.ndarray, faces: np.ndarray, cell_m: float) -> tuple[np.ndarray, np.ndarray]:
+    """Vertex-clustering decimation for rendering small crops.
+
+    rest_vertices (V, 3) in the rest pose; faces (F, 3); cell_m: grid cell size in metres.
+    Each grid cell keeps one existing vertex (the first one in it), so the decimated mesh is posed
+    by indexing the full posed vertices: returns (keep (K,) vertex indices into the full mesh,
+    faces (F', 3) indexing the full mesh's vertices), with collapsed and duplicate faces removed.
+    """
+    cells = np.floor(rest_vertices / cell_m).astype(np.int64)
+    _, first, inverse = np.unique(cells, axis=0, return_index=True, return_inverse=True)
+    representative = first[inverse.reshape(-1)]
+    mapped = representative[faces]
+    ok = (mapped[:, 0] != mapped[:, 1]) & (mapped[:, 1] != mapped[:, 2]) & (mapped[:, 0] != mapped[:, 2])
+    mapped = mapped[ok]
+    _, unique_rows = np.unique(np.sort(mapped, axis=1), axis=0, return_index=True)
+    mapped = mapped[np.sort(unique_rows)]
+    return np.unique(mapped), mapped
