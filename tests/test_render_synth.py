@@ -63,3 +63,18 @@ def test_projected_vertices_fall_on_the_rendered_silhouette(renderer):
         # The pelvis projects onto the crop centre (the crop is built around the root).
         pu = intr[i, 0] * points[i, 0, 0] / points[i, 0, 2] + intr[i, 2]
         assert abs(float(pu) - SIZE / 2) < 1e-3
+
+
+def test_decimated_render_mesh_keeps_the_silhouette(renderer):
+    assert len(renderer.render_faces) < 0.5 * len(renderer.faces)
+    _, root, vertices_rel, _, _ = renderer.pose_bodies(np.random.default_rng(4), 1)
+    intr = crop_intrinsics(root, 256).numpy()[0]
+    verts = (vertices_rel[0] + root[0]).numpy()
+    background = np.zeros((256, 256, 3), np.float32)
+    masks = []
+    for faces in (renderer.faces, renderer.render_faces):
+        _, depth, _ = render_mesh(verts, faces, np.ones_like(verts), intr, background,
+                                  np.array([0, 0, -1.0], np.float32))
+        masks.append(np.isfinite(depth))
+    iou = (masks[0] & masks[1]).sum() / (masks[0] | masks[1]).sum()
+    assert iou > 0.97
