@@ -83,7 +83,7 @@ VIDEO_SOURCE_PARAMS: tuple[ParamSpec, ...] = (
     ParamSpec("path", "", "Video file or folder of images (sorted by name) to publish",
               read_only=True),
     ParamSpec("rate_hz", 0.0, "Publishing rate; 0 = the video's own frame rate (10 Hz for folders)",
-              low=0.0, high=1000.0, unit="Hz"),
+              low=0.0, high=1000.0, unit="Hz", read_only=True),
     ParamSpec("loop", False, "Start again after the last frame instead of exiting"),
     ParamSpec("frame_id", "camera_optical_frame", "Frame id of the images and camera info"),
     ParamSpec("width", 0, "Resize to this width keeping the aspect ratio (0 = native size)",

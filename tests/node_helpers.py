@@ -12,8 +12,8 @@ REPO = Path(__file__).resolve().parents[1]
 MEDIA = REPO / ".work" / "assets" / "media"
 SAMPLE_VIDEO = MEDIA / "sports2d_demo.mp4"
 NODE_EXE = REPO / "scripts" / "nodes" / "reconstruct"
-# Frame of the sample video with the walking person fully in view (640 px wide).
-SAMPLE_FRAME_INDEX = 20
+# Frame of the sample video with both people upright and fully in view (640 px wide).
+SAMPLE_FRAME_INDEX = 120
 TEST_FRAME_ID = "test_camera_optical_frame"
 
 
@@ -97,6 +97,22 @@ class Probe:
                     encoding=encoding, data=data)
         self.image_pub.publish(msg)
         return msg.header
+
+    def send_until_answered(self, rgb: np.ndarray, timeout_s: float = 60.0,
+                            resend_s: float = 3.0):
+        """Publish ``rgb`` (again every ``resend_s``: the image subscription is best effort, as
+        for a camera stream) until a People message answers one of the copies; return it."""
+        deadline = time.monotonic() + timeout_s
+        stamps = []
+        while time.monotonic() < deadline:
+            stamps.append(self.send_rgb(rgb).stamp)
+            wait_until = min(deadline, time.monotonic() + resend_s)
+            while time.monotonic() < wait_until:
+                for m in self.people:
+                    if m.header.stamp in stamps:
+                        return m
+                self.rclpy.spin_once(self.node, timeout_sec=0.05)
+        return None
 
     def people_for(self, header, timeout_s: float = 60.0):
         """The People message answering the image with this header (or None)."""
