@@ -19,7 +19,7 @@ from smplr_core.body import (
 )
 from smplr_core.body import files
 from smplr_core.body.landmarks import FREE_BODY_LANDMARK_VERTICES, landmark_index_array, select_landmark_vertices
-from smplr_core.body.lbs import batch_rodrigues, forward_kinematics, skin_vertices
+from smplr_core.body.lbs import CHUNKED_SKINNING_MIN_BATCH, batch_rodrigues, forward_kinematics, skin_vertices
 
 J = {name: i for i, name in enumerate(SMPL_JOINT_NAMES)}
 LM = {name: i for i, name in enumerate(LANDMARK_NAMES)}
@@ -107,8 +107,9 @@ def test_rodrigues_matches_smplx():
     torch.testing.assert_close(batch_rodrigues(aa), smplx_rodrigues(aa), atol=1e-7, rtol=0)
 
 
-def test_chunked_skinning_equals_plain_skinning(body):
-    betas, orient, pose, _ = random_inputs(2, seed=3)
+@pytest.mark.parametrize("batch", [2, CHUNKED_SKINNING_MIN_BATCH + 3])
+def test_chunked_skinning_equals_plain_skinning(body, batch):
+    betas, orient, pose, _ = random_inputs(batch, seed=3)
     rotmats = batch_rodrigues(torch.cat([orient[:, None], pose], 1))
     rest_v = body.rest_vertices(betas)
     _, transforms = forward_kinematics(rotmats, body.rest_joints(betas), list(SMPL_PARENTS), body._levels)
@@ -396,3 +397,12 @@ def test_official_file_missing_arrays_is_rejected(tmp_path):
     with pytest.raises(BodyModelError) as err:
         load_body_model(path)
     assert str(path) in str(err.value) and "shapedirs" in str(err.value)
+
+
+def test_split_keypoint_table_gives_the_same_points(body):
+    betas, orient, pose, transl = random_inputs(2, seed=10)
+    out = body(betas, orient, pose, transl)
+    from smplr_core.body.keypoints import gather_keypoints
+
+    ref = gather_keypoints(out.vertices, out.joints, body.keypoint_index, body.keypoint_weight)
+    torch.testing.assert_close(out.keypoints, ref, atol=1e-6, rtol=0)

@@ -128,6 +128,29 @@ def gather_keypoints(
     return torch.einsum("bpkc,pk->bpc", picked, weight.to(points.dtype))
 
 
+def split_keypoint_table(index: np.ndarray, weight: np.ndarray, num_vertices: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Split a `gather_keypoints` table into a vertex part and a dense joint part.
+
+    Returns vertex index (P, K) and weight (P, K) (joint entries zeroed) and joint weights (P, 24),
+    so `combine_keypoints` never concatenates the (B, V, 3) vertices with the joints.
+    """
+    index = np.asarray(index, np.int64)
+    weight = np.asarray(weight, np.float64)
+    is_joint = index >= num_vertices
+    joint_weight = np.zeros((index.shape[0], len(JOINT_INDEX)))
+    rows, cols = np.nonzero(is_joint)
+    np.add.at(joint_weight, (rows, index[rows, cols] - num_vertices), weight[rows, cols])
+    return np.where(is_joint, 0, index), np.where(is_joint, 0.0, weight), joint_weight
+
+
+def combine_keypoints(vertices: torch.Tensor, joints: torch.Tensor, vertex_index: torch.Tensor,
+                      vertex_weight: torch.Tensor, joint_weight: torch.Tensor) -> torch.Tensor:
+    """Same result as `gather_keypoints` from a `split_keypoint_table` table. Returns (B, P, 3)."""
+    B = vertices.shape[0]
+    picked = vertices[:, vertex_index.reshape(-1)].reshape(B, *vertex_index.shape, 3)
+    return torch.einsum("bpkc,pk->bpc", picked, vertex_weight) + torch.einsum("pj,bjc->bpc", joint_weight, joints)
+
+
 def smpl_keypoint_table(
     vertices: np.ndarray, joints: np.ndarray, hip_weights: np.ndarray, k: int
 ) -> tuple[np.ndarray, np.ndarray]:

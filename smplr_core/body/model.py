@@ -14,11 +14,14 @@ import torch
 
 from smplr_core.body import files
 from smplr_core.body.joint_names import NUM_JOINTS, SMPL_PARENTS
-from smplr_core.body.keypoints import NUM_KEYPOINTS, gather_keypoints, smpl_keypoint_table
+from smplr_core.body.keypoints import NUM_KEYPOINTS, combine_keypoints, smpl_keypoint_table, split_keypoint_table
 from smplr_core.body.landmarks import (
     NUM_LANDMARKS, SMPL_KNOWN_LANDMARK_VERTICES, landmark_index_array, select_landmark_vertices,
 )
-from smplr_core.body.lbs import batch_rodrigues, forward_kinematics, kinematic_levels, shape_and_skin
+from smplr_core.body.lbs import (
+    CHUNKED_SKINNING_MIN_BATCH, SkinChunk, batch_rodrigues, forward_kinematics, kinematic_levels, make_skin_chunks,
+    shape_and_skin,
+)
 
 NUM_BETAS = 10
 NUM_POSE_BASIS = (NUM_JOINTS - 1) * 9
@@ -130,18 +133,28 @@ class BodyModel(torch.nn.Module):
         V = data.v_template.shape[0]
         t = lambda a: torch.as_tensor(np.asarray(a), dtype=dtype)  # noqa: E731
         self.register_buffer("v_template", t(data.v_template))
-        # (10, V*3): one small matrix product gives the shaped rest mesh.
-        self.register_buffer("shapedirs", t(data.shapedirs.reshape(V * 3, NUM_BETAS).T.copy()))
+        # (V*3, 10) and (V*3, 207): vertex-major, as the chunked skinning reads them.
+        self.register_buffer("shapedirs", t(data.shapedirs.reshape(V * 3, NUM_BETAS)))
         # The regressor is linear, so rest joints = J_template + betas @ J_shapedirs exactly.
         self.register_buffer("template_joints", t(data.joint_regressor @ data.v_template))
         self.register_buffer("joint_shapedirs", t(np.einsum("jv,vck->kjc", data.joint_regressor, data.shapedirs).reshape(NUM_BETAS, -1)))
         self.register_buffer("skin_weights", t(data.skin_weights))
-        self.register_buffer("posedirs", t(data.posedirs.reshape(V * 3, -1).T.copy()) if data.posedirs is not None else None)
+        # Chunked skinning tables (see lbs.make_skin_chunks), kept as buffers so .to() moves them.
+        self._chunk_bounds = []
+        for i, chunk in enumerate(make_skin_chunks(self.skin_weights)):
+            self.register_buffer(f"_chunk_joints_{i}", chunk.joints, persistent=False)
+            self.register_buffer(f"_chunk_weights_{i}", chunk.weights, persistent=False)
+            self._chunk_bounds.append((chunk.start, chunk.stop))
+        self.register_buffer("posedirs", t(data.posedirs.reshape(V * 3, -1)) if data.posedirs is not None else None)
         self.register_buffer("faces", torch.as_tensor(data.faces, dtype=torch.int64))
         self.register_buffer("parents", torch.as_tensor(SMPL_PARENTS, dtype=torch.int64))
         self.register_buffer("landmark_vertices", torch.as_tensor(data.landmark_vertices, dtype=torch.int64))
         self.register_buffer("keypoint_index", torch.as_tensor(data.keypoint_index, dtype=torch.int64))
         self.register_buffer("keypoint_weight", t(data.keypoint_weight))
+        kp_v_index, kp_v_weight, kp_j_weight = split_keypoint_table(data.keypoint_index, data.keypoint_weight, V)
+        self.register_buffer("_kp_vertex_index", torch.as_tensor(kp_v_index, dtype=torch.int64))
+        self.register_buffer("_kp_vertex_weight", t(kp_v_weight))
+        self.register_buffer("_kp_joint_weight", t(kp_j_weight))
         self._parents = list(SMPL_PARENTS)
         self._levels = kinematic_levels(self._parents)
         self.num_betas = NUM_BETAS
@@ -168,7 +181,7 @@ class BodyModel(torch.nn.Module):
     def rest_vertices(self, betas: torch.Tensor) -> torch.Tensor:
         """T-pose mesh for shapes betas (B,10) -> (B,V,3)."""
         betas = self._betas(betas, betas.shape[0])
-        return self.v_template + (betas @ self.shapedirs).reshape(-1, self.num_vertices, 3)
+        return self.v_template + (betas @ self.shapedirs.t()).reshape(-1, self.num_vertices, 3)
 
     # -- forward ------------------------------------------------------------------------
     def forward(self, betas: torch.Tensor, global_orient: torch.Tensor, body_pose: torch.Tensor,
@@ -190,7 +203,7 @@ class BodyModel(torch.nn.Module):
         if self.posedirs is not None:  # licensed SMPL: pose correctives (ours has none)
             eye = torch.eye(3, dtype=rotmats.dtype, device=rotmats.device)
             pose_feature = (rotmats[:, 1:] - eye).reshape(B, -1)
-        vertices = shape_and_skin(betas, self.v_template, self.shapedirs, transforms, self.skin_weights,
+        vertices = shape_and_skin(betas, self.v_template, self.shapedirs, transforms, self._skin_chunks(B),
                                   pose_feature, self.posedirs)
         if transl is not None:
             transl = transl.to(vertices.dtype).reshape(B, 1, 3)
@@ -198,9 +211,16 @@ class BodyModel(torch.nn.Module):
             joints = joints + transl
         return self._output(vertices, joints)
 
+    def _skin_chunks(self, batch: int) -> list[SkinChunk]:
+        if batch < CHUNKED_SKINNING_MIN_BATCH:
+            joints = torch.arange(NUM_JOINTS, device=self.skin_weights.device)
+            return [SkinChunk(0, self.num_vertices, joints, self.skin_weights)]
+        return [SkinChunk(lo, hi, getattr(self, f"_chunk_joints_{i}"), getattr(self, f"_chunk_weights_{i}"))
+                for i, (lo, hi) in enumerate(self._chunk_bounds)]
+
     def _output(self, vertices: torch.Tensor, joints: torch.Tensor) -> BodyOutput:
         landmarks = vertices[:, self.landmark_vertices]
-        keypoints = gather_keypoints(vertices, joints, self.keypoint_index, self.keypoint_weight)
+        keypoints = combine_keypoints(vertices, joints, self._kp_vertex_index, self._kp_vertex_weight, self._kp_joint_weight)
         return BodyOutput(vertices, joints, landmarks, keypoints)
 
     # -- smplx reference path -----------------------------------------------------------
