@@ -14,7 +14,8 @@ module turns it into the layout SMPL users know:
 5. 10 shape components by PCA over the T-posed meshes (unit-variance betas);
 6. a sparse joint regressor (least squares over nearby vertices, rows sum to one);
 7. the 18 landmarks (`landmarks.py`) and the 33 BlazePose points (`keypoints.py`);
-8. a small reference sample posed by Anny itself, so tests can compare without Anny.
+8. a small reference sample posed by Anny itself (T-pose, and a pose of hips, knees, shoulders
+   and elbows), so tests can compare without Anny.
 
 Only Anny's default topology is used: `topology="smpl"/"smplx"` and `anny.models.smpl` fetch
 non-commercial data and must never be used here. Run: `python scripts/build_body_model.py`.
@@ -190,6 +191,64 @@ def _homogeneous(R: torch.Tensor) -> torch.Tensor:
     T = torch.eye(4, dtype=R.dtype).repeat(R.shape[0], 1, 1)
     T[:, :3, :3] = R
     return T
+
+
+# A pose for the posed reference sample: SMPL axis-angle (rad, SMPL frame) of joints whose Anny
+# bone rotates the same body part, so Anny can pose its own mesh the same way.
+REFERENCE_POSE: dict[str, tuple[float, float, float]] = {
+    "left_hip": (-0.5, 0.0, 0.15),
+    "left_knee": (1.0, 0.0, 0.0),
+    "right_knee": (0.6, 0.0, 0.0),
+    "left_shoulder": (0.0, 0.3, 0.6),
+    "left_elbow": (0.0, -1.2, 0.0),
+    "right_shoulder": (0.0, 0.0, -0.4),
+    "right_elbow": (0.0, 1.0, 0.0),
+}
+
+
+def _axis_angle_matrix(aa: tuple[float, float, float]) -> np.ndarray:
+    v = np.asarray(aa, dtype=np.float64)
+    theta = np.linalg.norm(v)
+    if theta < 1e-12:
+        return np.eye(3)
+    k = v / theta
+    K = np.array([[0, -k[2], k[1]], [k[2], 0, -k[0]], [-k[1], k[0], 0]])
+    return np.eye(3) + np.sin(theta) * K + (1 - np.cos(theta)) * K @ K
+
+
+def anny_pose_for_smpl(tpose: dict[str, torch.Tensor], smpl_pose: dict[str, tuple[float, float, float]], batch: int) -> dict[str, torch.Tensor]:
+    """Anny `local-ref` rotations that pose the T-posed body like SMPL rotations of hips, knees, shoulders, elbows.
+
+    tpose: the T-pose rotations from `tpose_arm_rotations`. SMPL chains G_child = G_parent·R_child
+    from the T-pose; Anny's chain starts from its own zero pose, so each posed bone gets
+    D = G_parent^-1 · G_smpl · G_tpose (all about bone heads, world-aligned axes).
+    """
+    M = torch.as_tensor(ANNY_TO_SMPL_AXES)
+    R = {j: (M.T @ torch.as_tensor(_axis_angle_matrix(aa)) @ M).expand(batch, 3, 3) for j, aa in smpl_pose.items()}
+    eye = torch.eye(3, dtype=torch.float64).expand(batch, 3, 3)
+    rot = lambda bone: tpose[bone][:, :3, :3] if bone in tpose else eye  # noqa: E731
+    pose = dict(tpose)
+    for s, side in (("L", "left"), ("R", "right")):
+        r_hip, r_knee = R.get(f"{side}_hip", eye), R.get(f"{side}_knee", eye)
+        pose[f"upperleg01.{s}"] = _homogeneous(r_hip)
+        pose[f"lowerleg01.{s}"] = _homogeneous(r_knee @ rot(f"lowerleg01.{s}"))
+        r_sh, r_el = R.get(f"{side}_shoulder", eye), R.get(f"{side}_elbow", eye)
+        t_ua, t_la = rot(f"upperarm01.{s}"), rot(f"lowerarm01.{s}")
+        pose[f"upperarm01.{s}"] = _homogeneous(r_sh @ t_ua)
+        pose[f"lowerarm01.{s}"] = _homogeneous(t_ua.transpose(1, 2) @ r_el @ t_ua @ t_la)
+    return pose
+
+
+def posed_reference(model, phenotypes: dict[str, torch.Tensor]) -> tuple[np.ndarray, np.ndarray]:
+    """Anny's own mesh and SMPL joints for `phenotypes` in REFERENCE_POSE (SMPL frame)."""
+    B = len(next(iter(phenotypes.values())))
+    with torch.no_grad():
+        zero = model(phenotype_kwargs=phenotypes)
+        tpose = tpose_arm_rotations(model, zero["bone_poses"][..., :3, 3])
+        out = model(pose_parameters=anny_pose_for_smpl(tpose, REFERENCE_POSE, B), phenotype_kwargs=phenotypes)
+    verts = out["vertices"].numpy() @ ANNY_TO_SMPL_AXES.T
+    heads = out["bone_poses"][..., :3, 3].numpy() @ ANNY_TO_SMPL_AXES.T
+    return verts, smpl_joints_from_heads(model, heads)
 
 
 def tpose_bodies(model, phenotypes: dict[str, torch.Tensor], chunk: int = 100) -> tuple[np.ndarray, np.ndarray]:
@@ -410,6 +469,11 @@ def build_body_model(output: Path = DEFAULT_OUTPUT, num_shapes: int = 1500, num_
     ref_ids = np.sort(np.unique(np.concatenate([
         rng.choice(v_template.shape[0], REFERENCE_VERTEX_COUNT, replace=False), landmark_index_array(landmarks)])))
     ref_betas = project_betas(verts_all[ref], v_template, shapedirs)
+    ref_phen = {k: v[num_shapes + num_heldout:] for k, v in phen.items()}
+    posed_v, posed_j = posed_reference(model, ref_phen)
+    ref_pose = np.zeros((NUM_JOINTS - 1, 3))
+    for name, aa in REFERENCE_POSE.items():
+        ref_pose[JOINT_INDEX[name] - 1] = aa
 
     faces = model.faces.numpy().astype(np.int32)
     stature_mean_shape = float(v_template[:, 1].max() - v_template[:, 1].min())
@@ -452,6 +516,9 @@ def build_body_model(output: Path = DEFAULT_OUTPUT, num_shapes: int = 1500, num_
         ref_vertices=verts_all[ref][:, ref_ids].astype(f32),
         ref_joints=joints_all[ref].astype(f32),
         ref_betas=ref_betas.astype(f32),
+        ref_body_pose=ref_pose.astype(f32),
+        ref_posed_vertices=posed_v[:, ref_ids].astype(f32),
+        ref_posed_joints=posed_j.astype(f32),
         explained_variance=pca["explained"].astype(f32),
         build_report=np.array(json.dumps(report)),
     )
