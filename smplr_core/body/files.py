@@ -9,6 +9,7 @@ from __future__ import annotations
 import codecs
 import copyreg
 import io
+import os
 import pickle
 import zipfile
 import zlib
@@ -135,8 +136,14 @@ def read_npz(path: Path) -> dict[str, np.ndarray]:
         raise BodyModelError(f"cannot read body model file {path}: not a readable .npz archive ({err})") from err
 
 
+# Where a non-editable install (no repository checkout) keeps the free model file, if anywhere.
+FREE_MODEL_ENV = "SMPLR_FREE_BODY_MODEL"
+
+
 def resolve_model_path(path: str | Path | None) -> tuple[Path, bool]:
     """Path to the model file and whether it is our free model; FileNotFoundError with help if absent."""
+    if path is None and os.environ.get(FREE_MODEL_ENV):
+        path = os.environ[FREE_MODEL_ENV]
     if path is None:
         if not FREE_MODEL_PATH.is_file():
             raise FileNotFoundError(f"free body model file not found: {FREE_MODEL_PATH}. {FREE_MODEL_HELP}")
