@@ -1,4 +1,4 @@
 """Image front-ends: image -> 2D keypoints of every person (BlazePose, ported to PyTorch)."""
-from smplr_core.frontends.tracker import PersonKeypoints, PoseTracker, validate_image
+from smplr_core.frontends.tracker import KEYPOINT_NAMES, PersonKeypoints, PoseTracker, validate_image
 
-__all__ = ["PersonKeypoints", "PoseTracker", "validate_image"]
+__all__ = ["KEYPOINT_NAMES", "PersonKeypoints", "PoseTracker", "validate_image"]

@@ -24,10 +24,21 @@ from smplr_core.frontends.blazepose import processing as P
 from smplr_core.frontends.blazepose.networks import (DETECTOR_INPUT_SIZE, LANDMARK_INPUT_SIZE,
                                                      BlazePoseDetector, BlazePoseLandmarks)
 
-NUM_KEYPOINTS = 33
+# The 33 points the landmark network outputs, in its order (BlazePose's definition).
+KEYPOINT_NAMES: tuple[str, ...] = (
+    "nose", "left_eye_inner", "left_eye", "left_eye_outer", "right_eye_inner", "right_eye",
+    "right_eye_outer", "left_ear", "right_ear", "mouth_left", "mouth_right", "left_shoulder",
+    "right_shoulder", "left_elbow", "right_elbow", "left_wrist", "right_wrist", "left_pinky",
+    "right_pinky", "left_index", "right_index", "left_thumb", "right_thumb", "left_hip",
+    "right_hip", "left_knee", "right_knee", "left_ankle", "right_ankle", "left_heel",
+    "right_heel", "left_foot_index", "right_foot_index",
+)
+NUM_KEYPOINTS = len(KEYPOINT_NAMES)
+# Tiles look only for people whose ROI is at most this fraction of the tile (see decode_detections).
+TILE_MAX_PERSON_FRACTION = 1.0
 # A new detection whose ROI centre lies within this fraction of a tracked ROI's side from the
 # tracked centre belongs to that person.
-SAME_PERSON_CENTRE_FRACTION = 0.25
+SAME_PERSON_CENTRE_FRACTION = 0.12
 # Two tracks are the same person when this fraction of their keypoints lie within
 # DUPLICATE_DISTANCE_FRACTION of the person's size of each other.
 DUPLICATE_KEYPOINT_FRACTION = 0.5
@@ -122,8 +133,10 @@ class PoseTracker:
         rois = self._detection_rois(h, w, all_tiles)
         crops = P.crop_rois(image_t, rois, DETECTOR_INPUT_SIZE) * 2 - 1
         out = self.detector(crops)
+        limit = torch.full((len(rois),), TILE_MAX_PERSON_FRACTION, device=self.device)
+        limit[0] = float("inf")  # the whole-image pass finds people of any size
         det = P.decode_detections(out.regressors, out.score_logits, self.anchors, rois,
-                                  self.min_detection_score)
+                                  self.min_detection_score, limit)
         return P.weighted_nms(det)
 
     def _new_rois(self, det: P.Detections, tracked: torch.Tensor | None, room: int) -> torch.Tensor:

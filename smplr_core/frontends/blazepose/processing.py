@@ -58,14 +58,22 @@ class Detections(NamedTuple):
 
 
 def decode_detections(regressors: Tensor, score_logits: Tensor, anchors: Tensor, rois: Tensor,
-                      min_score: float) -> Detections:
+                      min_score: float, max_person_fraction: Tensor | None = None) -> Detections:
     """Decode the detector's raw outputs of B crops into one set of image-pixel detections.
 
     regressors (B, A, 12), score_logits (B, A), anchors (A, 2), rois (B, 4) the axis-aligned
     square each crop was taken from (angle 0). Returns the detections above ``min_score``.
+    max_person_fraction (B,): drop detections whose person ROI (from the alignment keypoints) is
+    larger than this fraction of the crop; tiles only look for people smaller than themselves,
+    because a tile cut through a large person gives a poor partial detection of them.
     """
     scores = torch.sigmoid(score_logits.clamp(-SCORE_CLIP, SCORE_CLIP))  # (B, A)
-    b_idx, a_idx = torch.nonzero(scores >= min_score, as_tuple=True)
+    ok = scores >= min_score
+    if max_person_fraction is not None:
+        kp = regressors[..., 4:8] / DETECTOR_SCALE  # centre and scale-point offsets (B, A, 4)
+        dist = torch.linalg.norm(kp[..., 2:4] - kp[..., 0:2], dim=-1)
+        ok &= dist * ROI_SIDE_FROM_DISTANCE * ROI_ENLARGE <= max_person_fraction[:, None]
+    b_idx, a_idx = torch.nonzero(ok, as_tuple=True)
     reg = regressors[b_idx, a_idx] / DETECTOR_SCALE  # (D, 12) crop-normalised
     anc = anchors[a_idx]
     centre = reg[:, 0:2] + anc
