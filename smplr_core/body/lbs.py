@@ -75,7 +75,8 @@ def skin_vertices(rest_vertices: torch.Tensor, transforms: torch.Tensor, skin_we
 # Skinning runs over fixed chunks of consecutive vertices. The mesh's vertex order is spatially
 # coherent, so a chunk of 512 vertices is moved by ~5.5 of the 24 joints on average: blending only
 # those cuts the main matrix product ~4x, and one chunk's (n, B, 12) blended transforms stay in
-# cache. Small batches skip the chunking, where per-op overhead dominates instead.
+# cache. Small batches skip the chunking: per-op overhead dominates there, and rows of B values
+# are too short for the vertex-major element-wise work.
 SKIN_CHUNK_VERTICES = 512
 CHUNKED_SKINNING_MIN_BATCH = 8
 
@@ -104,20 +105,27 @@ def shape_and_skin(
     v_template: torch.Tensor,
     shapedirs: torch.Tensor,
     transforms: torch.Tensor,
+    skin_weights: torch.Tensor,
     chunks: list[SkinChunk],
     pose_feature: torch.Tensor | None = None,
     posedirs: torch.Tensor | None = None,
 ) -> torch.Tensor:
     """Shape blend + optional pose correctives + linear blend skinning, chunk by chunk.
 
-    betas (B, K); v_template (V, 3); shapedirs (V*3, K); transforms (B, J, 3, 4); chunks from
-    `make_skin_chunks` covering all V vertices; pose_feature (B, P) with posedirs (V*3, P), or None.
+    betas (B, K); v_template (V, 3); shapedirs (V*3, K); transforms (B, J, 3, 4); skin_weights
+    (V, J) and the same split by `make_skin_chunks` into chunks covering all V vertices; pose_feature (B, P) with posedirs (V*3, P), or None.
     Returns posed vertices (B, V, 3), equal to `skin_vertices(rest, ...)`. Inside a chunk the
     work is vertex-major, so blending the transforms of all B bodies is one plain matrix
     product (n, k) @ (k, 12*B).
     """
     B, J = transforms.shape[:2]
     V = v_template.shape[0]
+    if B < CHUNKED_SKINNING_MIN_BATCH:
+        # Few bodies: batch-major in one go (vertex-major rows of B values would be too short).
+        rest = torch.addmm(v_template.reshape(1, -1), betas, shapedirs.t())
+        if posedirs is not None:
+            rest = rest.addmm(pose_feature, posedirs.t())
+        return skin_vertices(rest.view(B, V, 3), transforms, skin_weights)
     # (J, 12*B): per joint, each of the 12 transform entries for all bodies in a contiguous run,
     # so the element-wise work below runs along contiguous rows of B values.
     A = transforms.reshape(B, J, 12).permute(1, 2, 0).reshape(J, 12 * B)

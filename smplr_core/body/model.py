@@ -19,7 +19,7 @@ from smplr_core.body.landmarks import (
     NUM_LANDMARKS, SMPL_KNOWN_LANDMARK_VERTICES, landmark_index_array, select_landmark_vertices,
 )
 from smplr_core.body.lbs import (
-    CHUNKED_SKINNING_MIN_BATCH, SkinChunk, batch_rodrigues, forward_kinematics, kinematic_levels, make_skin_chunks,
+    SkinChunk, batch_rodrigues, forward_kinematics, kinematic_levels, make_skin_chunks,
     shape_and_skin,
 )
 
@@ -203,18 +203,15 @@ class BodyModel(torch.nn.Module):
         if self.posedirs is not None:  # licensed SMPL: pose correctives (ours has none)
             eye = torch.eye(3, dtype=rotmats.dtype, device=rotmats.device)
             pose_feature = (rotmats[:, 1:] - eye).reshape(B, -1)
-        vertices = shape_and_skin(betas, self.v_template, self.shapedirs, transforms, self._skin_chunks(B),
-                                  pose_feature, self.posedirs)
+        vertices = shape_and_skin(betas, self.v_template, self.shapedirs, transforms, self.skin_weights,
+                                  self._skin_chunks(), pose_feature, self.posedirs)
         if transl is not None:
             transl = transl.to(vertices.dtype).reshape(B, 1, 3)
             vertices = vertices + transl
             joints = joints + transl
         return self._output(vertices, joints)
 
-    def _skin_chunks(self, batch: int) -> list[SkinChunk]:
-        if batch < CHUNKED_SKINNING_MIN_BATCH:
-            joints = torch.arange(NUM_JOINTS, device=self.skin_weights.device)
-            return [SkinChunk(0, self.num_vertices, joints, self.skin_weights)]
+    def _skin_chunks(self) -> list[SkinChunk]:
         return [SkinChunk(lo, hi, getattr(self, f"_chunk_joints_{i}"), getattr(self, f"_chunk_weights_{i}"))
                 for i, (lo, hi) in enumerate(self._chunk_bounds)]
 
