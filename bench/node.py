@@ -9,7 +9,7 @@ measures, after a warm-up:
   fps             People messages per second
   latency_ms      image header stamp -> People received (p50, p95)
   cpu_percent     CPU time of the reconstruct process / wall time (100 = one core)
-  dropped_frames  images the node skipped (newest frame wins)
+  dropped_frames  images the node skipped (newest frame wins; from its /diagnostics)
 Run 1 feeds the video's own rate (30 Hz); run 2 feeds twice the rate run 1 sustained, to show that
 latency stays flat (no backlog): p50 of the first and second half of run 2 are reported.
 Writes bench/results/node.json and prints one table.
@@ -88,6 +88,8 @@ def measure(rate_hz: float, seconds: float, frontend_model: str) -> dict:
     from rclpy.qos import qos_profile_sensor_data
     from sensor_msgs.msg import Image
 
+    from diagnostic_msgs.msg import DiagnosticArray
+
     from smplr_ros.msg import People
 
     runner = subprocess.Popen(
@@ -108,6 +110,14 @@ def measure(rate_hz: float, seconds: float, frontend_model: str) -> dict:
         people.append((time.monotonic(), (now - stamp) / 1e6, len(msg.people)))
 
     node.create_subscription(People, "/human_pose/people", on_people, 50)
+    counters = {}
+
+    def on_diagnostics(msg):
+        for status in msg.status:
+            if status.name.endswith("reconstruct"):
+                counters.update({kv.key: kv.value for kv in status.values})
+
+    node.create_subscription(DiagnosticArray, "/diagnostics", on_diagnostics, 10)
     try:
         deadline = time.monotonic() + 300.0
         while not people and time.monotonic() < deadline and runner.poll() is None:
@@ -120,9 +130,14 @@ def measure(rate_hz: float, seconds: float, frontend_model: str) -> dict:
         pid = find_node_pid(runner.pid, "nodes/reconstruct")
         cpu0, t0 = cpu_seconds(pid), time.monotonic()
         n_img0, n_people0 = len(images), len(people)
+        node0 = dict(counters)
         while time.monotonic() < t0 + seconds:
             rclpy.spin_once(node, timeout_sec=0.05)
         cpu1, t1 = cpu_seconds(pid), time.monotonic()
+        end_wait = time.monotonic() + 1.5   # one more diagnostics period
+        while time.monotonic() < end_wait:
+            rclpy.spin_once(node, timeout_sec=0.05)
+        node1 = dict(counters)
         window = people[n_people0:]
         received = len(images) - n_img0
     finally:
@@ -139,7 +154,12 @@ def measure(rate_hz: float, seconds: float, frontend_model: str) -> dict:
         "latency_ms_p50_first_half": round(float(np.percentile(lat[:half], 50)), 1),
         "latency_ms_p50_second_half": round(float(np.percentile(lat[half:], 50)), 1),
         "cpu_percent": round(100.0 * (cpu1 - cpu0) / (t1 - t0), 1),
-        "dropped_frames": int(max(received - len(window), 0)),
+        # Frames the node received but skipped because a newer one arrived (newest frame wins).
+        "dropped_frames": int(node1.get("frames_dropped", 0)) - int(node0.get("frames_dropped", 0)),
+        "node_frames_received": int(node1.get("frames_received", 0))
+        - int(node0.get("frames_received", 0)),
+        # Frames this process saw on `image` (best effort) but the node never answered.
+        "unanswered_frames": int(max(received - len(window), 0)),
         "frames_measured": len(window),
         "people_per_frame": round(float(np.mean([w[2] for w in window])), 2),
         "seconds": round(t1 - t0, 1),

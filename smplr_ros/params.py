@@ -144,11 +144,12 @@ def _descriptor(spec: ParamSpec):
         text += f" (one of: {', '.join(spec.choices)})"
     if spec.unit:
         text += f" [{spec.unit}]"
-    # Float parameters also accept integers (``-p fx:=500``): rclpy would reject them as the wrong
-    # type, so they are dynamically typed and :func:`check` enforces number-ness and range.
+    # Types are enforced by :func:`check` rather than rclpy (dynamic_typing) so that a wrong type
+    # is rejected with a reason that names the parameter and the expected type, and so that float
+    # parameters also accept integers (``-p fx:=500``).
     descriptor = ParameterDescriptor(name=spec.name, type=kind[type(spec.default)],
                                      description=text, read_only=spec.read_only,
-                                     dynamic_typing=isinstance(spec.default, float))
+                                     dynamic_typing=True)
     if spec.choices:
         descriptor.additional_constraints = "one of: " + ", ".join(spec.choices)
     if isinstance(spec.default, int) and not isinstance(spec.default, bool) \

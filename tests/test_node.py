@@ -127,12 +127,12 @@ def test_mesh_topic_carries_the_first_persons_body(graph, walking_frame):
 
 
 BAD_FRAMES = {
-    "wrong encoding": (lambda: (b"\0" * 640 * 480 * 2, 480, 640, 1280, "16UC1"),
+    "wrong encoding": (lambda: (b"\0" * 320 * 240 * 2, 240, 320, 640, "16UC1"),
                        "not a colour image"),
-    "empty data": (lambda: (b"", 480, 640, 1920, "rgb8"), "empty"),
-    "truncated data": (lambda: (b"\0" * 1000, 480, 640, 1920, "rgb8"), "truncated"),
-    "step/size mismatch": (lambda: (b"\0" * 480 * 1000, 480, 640, 1000, "rgb8"),
-                           "step 1000 is smaller"),
+    "empty data": (lambda: (b"", 240, 320, 960, "rgb8"), "empty"),
+    "truncated data": (lambda: (b"\0" * 1000, 240, 320, 960, "rgb8"), "truncated"),
+    "step/size mismatch": (lambda: (b"\0" * 240 * 500, 240, 320, 500, "rgb8"),
+                           "step 500 is smaller"),
 }
 
 
@@ -143,8 +143,12 @@ def test_bad_frame_is_reported_on_diagnostics_and_later_frames_still_work(graph,
 
     probe, node_proc = graph
     make, reason = BAD_FRAMES[case]
-    probe.send_raw(*make())
-    status = probe.wait_status(lambda s: reason in s.message, timeout_s=10.0)
+    status = None
+    for _ in range(5):   # best effort, like a camera: send again if this copy was lost
+        probe.send_raw(*make())
+        status = probe.wait_status(lambda s: reason in s.message, timeout_s=3.0)
+        if status is not None:
+            break
     assert status is not None, f"/diagnostics never reported '{reason}'"
     assert status.level in (DiagnosticStatus.WARN, DiagnosticStatus.ERROR)
     assert int(status_values(status)["bad_frames"]) >= 1
