@@ -389,8 +389,9 @@ def test_official_pickle_with_chumpy_arrays_loads_without_chumpy(tmp_path, body,
     a, b = licensed(betas, orient, pose, transl), body(betas, orient, pose, transl)
     torch.testing.assert_close(a.vertices, b.vertices, atol=1e-6, rtol=0)
     torch.testing.assert_close(a.joints, b.joints, atol=1e-6, rtol=0)
-    assert a.landmarks.shape == (2, 18, 3) and a.keypoints.shape == (2, 33, 3)
-    assert torch.isfinite(a.keypoints).all()
+    # Same mesh, so the landmark rules and keypoint table give the same points.
+    torch.testing.assert_close(a.landmarks, b.landmarks, atol=1e-6, rtol=0)
+    torch.testing.assert_close(a.keypoints, b.keypoints, atol=1e-6, rtol=0)
 
 
 def test_official_npz_with_pose_correctives_uses_them(tmp_path, body):
@@ -423,3 +424,41 @@ def test_split_keypoint_table_gives_the_same_points(body):
 
     ref = gather_keypoints(out.vertices, out.joints, body.keypoint_index, body.keypoint_weight)
     torch.testing.assert_close(out.keypoints, ref, atol=1e-6, rtol=0)
+
+
+def test_official_sized_mesh_uses_smpl_vertex_tables(tmp_path, body):
+    """A 6,890-vertex model in SMPL's npz layout (made from a subset of our mesh) takes the
+    official-SMPL branch: known vertex numbers, rule-based landmarks, joints for limb keypoints."""
+    from smplr_core.body.keypoints import SMPL_KEYPOINT_VERTICES
+    from smplr_core.body.landmarks import SMPL_KNOWN_LANDMARK_VERTICES
+
+    d = body.data
+    keep = np.sort(np.random.default_rng(0).choice(body.num_vertices, 6890, replace=False))
+    v = d.v_template[keep]
+    joints = d.joint_regressor @ d.v_template
+    jreg = np.zeros((24, 6890))
+    jreg[np.arange(24), [int(np.argmin(np.linalg.norm(v - j, axis=1))) for j in joints]] = 1.0
+    weights = d.skin_weights[keep]
+    path = tmp_path / "SMPL_NEUTRAL.npz"
+    np.savez(path, v_template=v, shapedirs=d.shapedirs[keep], posedirs=np.zeros((6890, 3, 207)),
+             J_regressor=jreg, weights=weights / weights.sum(1, keepdims=True),
+             kintree_table=np.stack([np.array([-1] + list(SMPL_PARENTS[1:])), np.arange(24)]),
+             f=np.array([[0, 1, 2]]))
+    smpl = load_body_model(path)
+    out = smpl(*random_inputs(2, seed=11)[:3])
+    assert all(torch.isfinite(t).all() for t in out)
+    for name, vid in SMPL_KNOWN_LANDMARK_VERTICES.items():
+        torch.testing.assert_close(out.landmarks[:, LM[name]], out.vertices[:, vid])
+    torch.testing.assert_close(out.keypoints[:, KP["nose"]], out.vertices[:, SMPL_KEYPOINT_VERTICES["nose"]])
+    torch.testing.assert_close(out.keypoints[:, KP["left_elbow"]], out.joints[:, J["left_elbow"]])
+
+
+def test_unknown_mesh_in_smpl_format_is_rejected(tmp_path):
+    path = tmp_path / "SMPL_NEUTRAL.npz"
+    V = 100
+    np.savez(path, v_template=np.zeros((V, 3)), shapedirs=np.zeros((V, 3, 10)), posedirs=np.zeros((V, 3, 207)),
+             J_regressor=np.full((24, V), 1.0 / V), weights=np.full((V, 24), 1.0 / 24),
+             kintree_table=np.stack([np.array([-1] + list(SMPL_PARENTS[1:])), np.arange(24)]), f=np.array([[0, 1, 2]]))
+    with pytest.raises(BodyModelError) as err:
+        load_body_model(path)
+    assert str(path) in str(err.value)

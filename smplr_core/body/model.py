@@ -24,6 +24,7 @@ from smplr_core.body.lbs import (
 )
 
 NUM_BETAS = 10
+SMPL_NUM_VERTICES = 6890
 NUM_POSE_BASIS = (NUM_JOINTS - 1) * 9
 
 
@@ -98,13 +99,21 @@ def _official_model_data(path: Path, raw: dict[str, np.ndarray]) -> ModelData:
     if not np.array_equal(parents[1:], np.array(SMPL_PARENTS[1:])):
         raise files.BodyModelError(f"body model file {path}: kinematic tree differs from SMPL's")
     rest_joints = jreg @ v_template
-    segment = weights.argmax(1)
-    table = select_landmark_vertices(v_template, rest_joints, segment)
-    table.update({k: v for k, v in SMPL_KNOWN_LANDMARK_VERTICES.items() if v < V})
-    hip_weights = np.array([1.0, 0.0, 0.0])
-    if files.FREE_MODEL_PATH.is_file():
-        hip_weights = files.read_npz(files.FREE_MODEL_PATH)["smpl_hip_weights"].astype(np.float64)
-    kp_index, kp_weight = smpl_keypoint_table(v_template, rest_joints, hip_weights, k=4)
+    free = files.read_npz(files.FREE_MODEL_PATH) if files.FREE_MODEL_PATH.is_file() else None
+    if V == SMPL_NUM_VERTICES:  # the official mesh: its well-known vertex numbers apply
+        hip_weights = free["smpl_hip_weights"].astype(np.float64) if free is not None else np.array([1.0, 0.0, 0.0])
+        kp_index, kp_weight = smpl_keypoint_table(v_template, rest_joints, hip_weights, k=4)
+    elif free is not None and free["v_template"].shape[0] == V:  # our free mesh in SMPL's file format
+        kp_index, kp_weight = free["keypoint_index"].astype(np.int64), free["keypoint_weight"]
+    else:
+        raise files.BodyModelError(f"body model file {path}: a mesh of {V} vertices is neither official SMPL's "
+                                   f"({SMPL_NUM_VERTICES}) nor the free body's, so the BlazePose keypoints are undefined")
+    try:
+        table = select_landmark_vertices(v_template, rest_joints, weights.argmax(1))
+    except ValueError as err:
+        raise files.BodyModelError(f"body model file {path}: {err} (is the rest pose a T-pose, y up, facing +z?)") from err
+    if V == SMPL_NUM_VERTICES:
+        table.update(SMPL_KNOWN_LANDMARK_VERTICES)
     return ModelData(
         kind="official", path=path, v_template=v_template, shapedirs=shapedirs[:, :, :NUM_BETAS],
         posedirs=posedirs if np.any(posedirs) else None, joint_regressor=jreg, skin_weights=weights,
