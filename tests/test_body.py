@@ -4,7 +4,6 @@ All tests use the committed model file (weights/body/smplr_free_body.npz); none 
 """
 from __future__ import annotations
 
-import io
 import pickle
 import shutil
 import sys

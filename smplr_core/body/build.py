@@ -32,7 +32,7 @@ import torch
 
 from smplr_core.body.joint_names import JOINT_INDEX, NUM_JOINTS, SMPL_JOINT_NAMES, SMPL_PARENTS
 from smplr_core.body.keypoints import BLAZEPOSE_NAMES, FREE_BODY_KEYPOINT_SOURCES
-from smplr_core.body.landmarks import LANDMARK_NAMES, landmark_index_array, select_landmark_vertices
+from smplr_core.body.landmarks import landmark_index_array, select_landmark_vertices
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 DEFAULT_OUTPUT = REPO_ROOT / "weights" / "body" / "smplr_free_body.npz"
