@@ -1,8 +1,8 @@
 """The 33 BlazePose keypoints expressed on the body model.
 
 The image front-end (BlazePose, DESIGN §3.3) reports 33 points whose definition differs from
-SMPL's joints (e.g. its hips sit higher and wider than SMPL's hip joints, its "index" is the
-index knuckle). To train later stages on exactly what the front-end produces, each BlazePose
+SMPL's joints (e.g. its hips are annotated on the body's outline rather than at the hip joint
+centres, its "index" is the index knuckle). To train later stages on exactly what the front-end produces, each BlazePose
 point is a fixed weighted combination of body points: the mesh vertices followed by the 24
 posed joints, i.e. rows of `concat([vertices (V,3), joints (24,3)])`. The combination moves
 with the skinned mesh, so it holds in every pose.
