@@ -29,8 +29,9 @@ def camera_info_msg(header, width: int, height: int, intrinsics):
                       p=[fx, 0.0, cx, 0.0, 0.0, fy, cy, 0.0, 0.0, 0.0, 1.0, 0.0])
 
 
-def run(node, params: dict) -> int:
-    """Publish every frame at the chosen rate; returns the number of frames published."""
+def run(node, params: dict, counter: dict) -> int:
+    """Publish every frame at the chosen rate; returns the number of frames published (also kept
+    in ``counter['sent']`` so that an interrupted run can report it)."""
     from rclpy.qos import QoSProfile, ReliabilityPolicy
     from sensor_msgs.msg import CameraInfo, Image
     from std_msgs.msg import Header
@@ -80,6 +81,7 @@ def run(node, params: dict) -> int:
             image_pub.publish(rgb_to_image_msg(rgb, header))
             info_pub.publish(camera_info_msg(header, rgb.shape[1], rgb.shape[0], intrinsics))
             sent += 1
+            counter["sent"] = sent
         if not node.get_parameter("loop").value:
             return sent
 
@@ -93,7 +95,7 @@ def main(argv: list[str] | None = None) -> int:
 
     rclpy.init(args=sys.argv if argv is None else argv)
     node = rclpy.create_node(NODE_NAME)
-    sent = 0
+    counter = {"sent": 0}
     start = time.monotonic()
     executor = spinner = None
     try:
@@ -116,13 +118,13 @@ def main(argv: list[str] | None = None) -> int:
         executor.add_node(node)
         spinner = threading.Thread(target=executor.spin, daemon=True)
         spinner.start()
-        sent = run(node, params)
+        sent = run(node, params, counter)
         elapsed = time.monotonic() - start
         print(f"[{NODE_NAME}] published {sent} frames in {elapsed:.1f} s; end of input",
               flush=True)
         time.sleep(params["linger_s"])
     except (KeyboardInterrupt, ExternalShutdownException):
-        print(f"[{NODE_NAME}] stopped after {sent} frames", flush=True)
+        print(f"[{NODE_NAME}] stopped after {counter['sent']} frames", flush=True)
     except Exception as exc:  # publishing after shutdown (Ctrl-C in the middle of a frame)
         if rclpy.ok():
             raise

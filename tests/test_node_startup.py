@@ -1,9 +1,7 @@
 """The reconstruct node refuses to start on bad parameters or damaged files with ONE clear line."""
-import shutil
-
 import pytest
 
-from node_helpers import REPO, run_node_until_exit
+from node_helpers import run_node_until_exit
 
 pytestmark = pytest.mark.ros
 
@@ -44,14 +42,11 @@ def test_corrupt_body_model_file_exits_with_one_line_naming_it(tmp_path):
 
 
 def test_corrupt_checkpoint_exits_with_one_line_naming_the_file(tmp_path):
-    shipped = REPO / "weights"
-    broken = tmp_path / "weights"
-    shutil.copytree(shipped, broken)
-    damaged = []
-    for path in broken.rglob("*.pt"):
-        path.write_bytes(b"\x80\x02 not a checkpoint")
-        damaged.append(path)
-    assert damaged, f"no .pt checkpoint under {shipped} to damage"
-    proc = run_node_until_exit("-p", f"weights_dir:={broken}")
-    assert_one_line_naming(proc, "weights_dir")
-    assert any(str(p) in error_lines(proc)[0] or p.name in error_lines(proc)[0] for p in damaged)
+    from smplr_core.models.checkpoint import WEIGHT_FILES
+
+    weights = tmp_path / "core"
+    weights.mkdir()
+    for name in ("dae", "smplr"):
+        (weights / WEIGHT_FILES[name]).write_bytes(b"\x80\x02 not a checkpoint")
+    proc = run_node_until_exit("-p", f"weights_dir:={weights}")
+    assert_one_line_naming(proc, "weights_dir", str(weights / WEIGHT_FILES["dae"]), "corrupt")
