@@ -1,0 +1,78 @@
+"""Checkpoints of the DAE and SMPLR: weights plus the config that builds the network, training
+metrics, the git commit and code version that produced them.
+
+A file that cannot be read, is not one of ours, or holds another network than asked for raises
+``CheckpointError`` naming the file.
+"""
+from __future__ import annotations
+
+import subprocess
+from pathlib import Path
+
+import torch
+
+CHECKPOINT_FORMAT = "smplr-core-checkpoint"
+CHECKPOINT_VERSION = 1
+CODE_VERSION = "smplr_core 0.1.0"
+REPO_ROOT = Path(__file__).resolve().parents[2]
+DEFAULT_WEIGHTS_DIR = REPO_ROOT / "weights" / "core"
+WEIGHT_FILES = {"dae": "dae.pt", "smplr": "smplr.pt", "smplr_joints_only": "smplr_joints_only.pt"}
+
+
+class CheckpointError(ValueError):
+    """A checkpoint file is missing, unreadable, or does not match what was asked for."""
+
+
+def git_commit() -> str:
+    """Commit of the working tree that runs this code ("unknown" outside a git checkout)."""
+    try:
+        out = subprocess.run(["git", "rev-parse", "HEAD"], cwd=REPO_ROOT, capture_output=True, text=True, timeout=5)
+        return out.stdout.strip() or "unknown"
+    except (OSError, subprocess.SubprocessError):
+        return "unknown"
+
+
+def save_checkpoint(path: str | Path, kind: str, config: dict, state_dict: dict, metrics: dict | None = None,
+                    extra: dict | None = None, half: bool = False) -> None:
+    """Write a checkpoint atomically (temp file, then rename). half=True stores float tensors as fp16."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    sd = {k: (v.detach().cpu().half() if half and v.is_floating_point() else v.detach().cpu())
+          for k, v in state_dict.items()}
+    payload = {
+        "format": CHECKPOINT_FORMAT, "version": CHECKPOINT_VERSION, "kind": kind, "config": config,
+        "state_dict": sd, "metrics": metrics or {}, "git_commit": git_commit(), "code_version": CODE_VERSION,
+    }
+    if extra:
+        payload.update(extra)
+    tmp = path.with_suffix(path.suffix + ".tmp")
+    torch.save(payload, tmp)
+    tmp.replace(path)
+
+
+def load_checkpoint(path: str | Path, kind: str | None = None, map_location="cpu") -> dict:
+    """Read a checkpoint; ``kind`` ("dae", "smplr") is checked when given. Float tensors come back fp32."""
+    path = Path(path)
+    if not path.is_file():
+        raise CheckpointError(f"checkpoint {path} does not exist (train with `python -m smplr_core.train`)")
+    try:
+        payload = torch.load(path, map_location=map_location, weights_only=True)
+    except Exception as exc:  # torch raises several types for truncated/garbage files
+        raise CheckpointError(f"checkpoint {path} is corrupt or not a PyTorch file: {exc.__class__.__name__}: {exc}") from exc
+    if not isinstance(payload, dict) or payload.get("format") != CHECKPOINT_FORMAT:
+        raise CheckpointError(f"checkpoint {path} is not an smplr_core checkpoint")
+    if payload.get("version") != CHECKPOINT_VERSION:
+        raise CheckpointError(f"checkpoint {path} has format version {payload.get('version')}, "
+                              f"this code reads {CHECKPOINT_VERSION}")
+    if kind is not None and payload.get("kind") != kind:
+        raise CheckpointError(f"checkpoint {path} holds a {payload.get('kind')!r} network, expected {kind!r}")
+    payload["state_dict"] = {k: (v.float() if v.is_floating_point() else v) for k, v in payload["state_dict"].items()}
+    return payload
+
+
+def load_state(module: torch.nn.Module, payload: dict, path: str | Path) -> None:
+    """Load a checkpoint's weights into a module built from its config; mismatch -> CheckpointError."""
+    try:
+        module.load_state_dict(payload["state_dict"])
+    except RuntimeError as exc:
+        raise CheckpointError(f"checkpoint {path} does not match the network its config describes: {exc}") from exc

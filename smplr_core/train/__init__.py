@@ -1,0 +1,1 @@
+"""Training of the DAE and SMPLR: ``python -m smplr_core.train`` / ``smplr-train``."""
