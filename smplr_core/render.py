@@ -27,6 +27,11 @@ PAINTER_CHUNK = 1024        # triangles per depth-sorted chunk
 SIDE_VIEW_HALF_HEIGHT_M = 1.3   # the side view shows at least +-this around the people
 
 
+def font_scale(image_height: int) -> float:
+    """OpenCV font scale that reads the same on small and large frames."""
+    return max(0.45, image_height / 600.0)
+
+
 def person_colour(track_id: int) -> tuple[int, int, int]:
     """RGB 0..255 colour of a track id (the same in the video and in RViz)."""
     return tuple(int(c) for c in PERSON_COLOURS[int(track_id) % len(PERSON_COLOURS)])
@@ -118,8 +123,10 @@ def draw_people(rgb: np.ndarray, intrinsics: np.ndarray, track_ids, joints: np.n
         j2d = project(joints[i], intrinsics)
         draw_skeleton(out, j2d, parents, colour)
         head = j2d[int(np.argmin(j2d[:, 1]))]
-        cv2.putText(out, f"id {int(track_ids[i])}", (int(head[0]) - 20, int(head[1]) - 12),
-                    cv2.FONT_HERSHEY_SIMPLEX, 0.6, colour, 2, cv2.LINE_AA)
+        scale = font_scale(out.shape[0])
+        cv2.putText(out, f"id {int(track_ids[i])}", (int(head[0]) - int(30 * scale),
+                                                     int(head[1]) - int(20 * scale)),
+                    cv2.FONT_HERSHEY_SIMPLEX, scale, colour, 2, cv2.LINE_AA)
     return out
 
 
@@ -153,7 +160,8 @@ def side_view(height: int, width: int, track_ids, joints: np.ndarray, vertices: 
     for z in np.arange(np.ceil(z0 * 2) / 2, z0 + width / scale, 0.5):
         x = int((z - z0) * scale)
         cv2.line(canvas, (x, 0), (x, height - 1), (220, 220, 220), 1)
-        cv2.putText(canvas, f"{z:.1f} m", (x + 2, height - 6), cv2.FONT_HERSHEY_SIMPLEX, 0.35,
+        cv2.putText(canvas, f"{z:.1f} m", (x + 2, height - 6), cv2.FONT_HERSHEY_SIMPLEX,
+                    0.7 * font_scale(height),
                     (120, 120, 120), 1, cv2.LINE_AA)
     for y in np.arange(np.ceil((y_mid - half_h) * 2) / 2, y_mid + half_h, 0.5):
         yy = int((y - y_mid) * scale + height / 2)
@@ -165,8 +173,9 @@ def side_view(height: int, width: int, track_ids, joints: np.ndarray, vertices: 
             fill_mesh(canvas, to_px(vertices[i]), -vertices[i][:, 0], vertices[i], faces, colour,
                       view_dirs=(1.0, 0.0, 0.0))
         draw_skeleton(canvas, to_px(joints[i]), parents, colour, thickness=1)
-    cv2.putText(canvas, "side view (camera at left)", (6, 16), cv2.FONT_HERSHEY_SIMPLEX, 0.45,
-                (60, 60, 60), 1, cv2.LINE_AA)
+    scale = 0.8 * font_scale(height)
+    cv2.putText(canvas, "side view (camera at left)", (6, int(28 * scale)), cv2.FONT_HERSHEY_SIMPLEX,
+                scale, (60, 60, 60), 1, cv2.LINE_AA)
     return canvas
 
 
@@ -177,9 +186,11 @@ def compose(rgb: np.ndarray, intrinsics, track_ids, joints, vertices, faces, par
 
     frame = draw_people(rgb, intrinsics, track_ids, joints, vertices, faces, parents, valid)
     if label:
-        cv2.putText(frame, label, (8, 22), cv2.FONT_HERSHEY_SIMPLEX, 0.6, (255, 255, 255), 3,
+        scale = font_scale(frame.shape[0])
+        origin = (int(10 * scale), int(32 * scale))
+        cv2.putText(frame, label, origin, cv2.FONT_HERSHEY_SIMPLEX, scale, (255, 255, 255), 4,
                     cv2.LINE_AA)
-        cv2.putText(frame, label, (8, 22), cv2.FONT_HERSHEY_SIMPLEX, 0.6, (20, 20, 20), 1,
+        cv2.putText(frame, label, origin, cv2.FONT_HERSHEY_SIMPLEX, scale, (20, 20, 20), 1,
                     cv2.LINE_AA)
     if not with_side_view:
         return frame
@@ -218,7 +229,8 @@ class VideoRenderer:
     """Writes composed frames to an MP4 (mp4v) and, on close, a PNG contact sheet next to it."""
 
     def __init__(self, path: str | Path, fps: float, faces: np.ndarray | None, parents=None,
-                 side_view: bool = True, sheet_frames: int = 12, sheet_path: str | Path | None = None):
+                 side_view: bool = True, sheet_frames: int = 12, sheet_path: str | Path | None = None,
+                 max_width: int = 1280):
         if parents is None:
             from smplr_core.body.joint_names import SMPL_PARENTS
             parents = SMPL_PARENTS
@@ -229,6 +241,7 @@ class VideoRenderer:
         self.faces = None if faces is None else np.asarray(faces, np.int64)
         self.parents = [int(p) for p in parents]
         self.side_view = side_view
+        self.max_width = int(max_width)
         self.sheet_frames = sheet_frames
         self.writer = None
         self.count = 0
@@ -239,6 +252,12 @@ class VideoRenderer:
                    label: str = "") -> np.ndarray:
         import cv2
 
+        if rgb.shape[1] > self.max_width:
+            # Drawing cost grows with the pixel count: render large videos at max_width.
+            s = self.max_width / rgb.shape[1]
+            rgb = cv2.resize(rgb, (self.max_width, int(round(rgb.shape[0] * s))),
+                             interpolation=cv2.INTER_AREA)
+            intrinsics = np.asarray(intrinsics, np.float64) * s
         frame = compose(rgb, intrinsics, track_ids, joints, vertices, self.faces, self.parents,
                         valid, self.side_view, label)
         if self.writer is None:
