@@ -97,3 +97,14 @@ def test_batched_landmarks_equal_single(crops):
         batched = net(x).landmarks
         single = torch.cat([net(x[i:i + 1]).landmarks for i in range(len(x))])
     assert (batched - single).abs().max() < 1e-2
+
+
+def test_cpu_crop_matches_grid_sample_crop():
+    """The OpenCV crop used on CPU samples the same points as the batched grid_sample crop."""
+    img = messi()
+    t = torch.from_numpy(img).permute(2, 0, 1)[None].float() / 255
+    rois = torch.tensor([[250.0, 200.0, 300.0, 0.3], [100.0, 100.0, 80.0, -2.0], [500.0, 300.0, 400.0, 3.0]])
+    a = P.crop_rois(t, rois, LANDMARK_INPUT_SIZE)
+    b = torch.from_numpy(P.crop_rois_cv2(img, rois.numpy(), LANDMARK_INPUT_SIZE)).permute(0, 3, 1, 2) / 255
+    assert (a - b).abs().max() < 3 / 255  # uint8 rounding of OpenCV's fixed-point weights
+    assert (a - b).abs().mean() < 1 / 255

@@ -57,6 +57,14 @@ class PersonKeypoints:
 
 
 @dataclass
+class _Frame:
+    array: np.ndarray | None  # (H, W, 3) uint8, CPU path
+    tensor: torch.Tensor | None  # (1, 3, H, W) float in [0, 1] on the device, other devices
+    height: int
+    width: int
+
+
+@dataclass
 class _Tracks:
     ids: list[int] = field(default_factory=list)
     rois: torch.Tensor | None = None  # (T, 4)
@@ -111,10 +119,19 @@ class PoseTracker:
         self._tile_cursor = 0
 
     # -- stages -------------------------------------------------------------------------------
-    def _to_tensor(self, image: np.ndarray) -> torch.Tensor:
-        """(1, 3, H, W) float in [0, 1] on the device."""
+    def _frame(self, image: np.ndarray) -> "_Frame":
+        if self.device.type == "cpu":
+            return _Frame(image, None, image.shape[0], image.shape[1])
         t = torch.from_numpy(np.ascontiguousarray(image)).to(self.device, non_blocking=True)
-        return t.permute(2, 0, 1)[None].float().div_(255.0)
+        return _Frame(None, t.permute(2, 0, 1)[None].float().div_(255.0), image.shape[0], image.shape[1])
+
+    def _crop(self, frame: "_Frame", rois: torch.Tensor, size: int) -> torch.Tensor:
+        """Crops (B, 3, size, size) in [0, 1]. On CPU OpenCV warps the uint8 frame (no float copy of
+        the whole frame); elsewhere one batched grid_sample. Both sample the same points."""
+        if frame.array is not None:
+            crops = P.crop_rois_cv2(frame.array, rois.cpu().numpy(), size)
+            return torch.from_numpy(crops).to(self.device).permute(0, 3, 1, 2).float().div_(255.0)
+        return P.crop_rois(frame.tensor, rois, size)
 
     def _detection_rois(self, h: int, w: int, all_tiles: bool) -> torch.Tensor:
         rois = P.letterbox_roi(h, w, self.device)
@@ -127,11 +144,10 @@ class PoseTracker:
             tiles = tiles[idx.to(self.device)]
         return torch.cat([rois, tiles])
 
-    def detect(self, image_t: torch.Tensor, all_tiles: bool = True) -> P.Detections:
-        """Person detections in image pixels for image_t (1, 3, H, W) in [0, 1]."""
-        _, _, h, w = image_t.shape
-        rois = self._detection_rois(h, w, all_tiles)
-        crops = P.crop_rois(image_t, rois, DETECTOR_INPUT_SIZE) * 2 - 1
+    def detect(self, frame: "_Frame", all_tiles: bool = True) -> P.Detections:
+        """Person detections in image pixels."""
+        rois = self._detection_rois(frame.height, frame.width, all_tiles)
+        crops = self._crop(frame, rois, DETECTOR_INPUT_SIZE) * 2 - 1
         out = self.detector(crops)
         limit = torch.full((len(rois),), TILE_MAX_PERSON_FRACTION, device=self.device)
         limit[0] = float("inf")  # the whole-image pass finds people of any size
@@ -169,7 +185,7 @@ class PoseTracker:
     def __call__(self, image: np.ndarray) -> list[PersonKeypoints]:
         validate_image(image)
         h, w = image.shape[:2]
-        image_t = self._to_tensor(image)
+        frame = self._frame(image)
         tracked = self._tracks.rois
         n_tracked = 0 if tracked is None else len(tracked)
         self._frames_since_detection += 1
@@ -179,7 +195,7 @@ class PoseTracker:
             torch.zeros(0, 4, device=self.device), [])
         if need:
             self._frames_since_detection = 0
-            det = self.detect(image_t, all_tiles=n_tracked == 0)
+            det = self.detect(frame, all_tiles=n_tracked == 0)
             if det.score.numel():
                 new = self._new_rois(det, tracked if n_tracked else None, self.max_people - n_tracked)
                 rois = torch.cat([rois, new])
@@ -187,7 +203,7 @@ class PoseTracker:
         if len(rois) == 0:
             self._tracks = _Tracks()
             return []
-        out = self.landmarks(P.crop_rois(image_t, rois, LANDMARK_INPUT_SIZE))
+        out = self.landmarks(self._crop(frame, rois, LANDMARK_INPUT_SIZE))
         points = P.crop_to_image(out.landmarks[..., :2], rois, LANDMARK_INPUT_SIZE)  # (N, 39, 2)
         keep = out.pose_flag >= self.min_pose_score
         # Older tracks first, then new candidates by pose score.

@@ -52,6 +52,28 @@ def needed_ops(ops: list[dict], output_slots: list[int]) -> list[dict]:
     return kept[::-1]
 
 
+def fold_pads(ops: list[dict]) -> list[dict]:
+    """Merge each spatial ``PAD`` that feeds exactly one unpadded convolution into that
+    convolution's own padding (zero padding either way), saving a copy of the activation."""
+    consumers: dict[int, int] = {}
+    for node in ops:
+        for i in node["inputs"]:
+            consumers[i] = consumers.get(i, 0) + 1
+    pads = {n["output"]: n for n in ops if n["kind"] == "PAD"}
+    folded, out = set(), []
+    for node in ops:
+        src = node["inputs"][0]
+        pad = pads.get(src)
+        if (node["kind"] in ("CONV_2D", "DEPTHWISE_CONV_2D") and pad is not None
+                and consumers.get(src) == 1 and node["pad"] == [0, 0, 0, 0]
+                and pad["paddings"][0] == [0, 0] and pad["paddings"][3] == [0, 0]):
+            (top, bottom), (left, right) = pad["paddings"][1], pad["paddings"][2]
+            node = dict(node, inputs=[pad["inputs"][0]] + node["inputs"][1:], pad=[top, bottom, left, right])
+            folded.add(pad["output"])
+        out.append(node)
+    return [n for n in out if n["output"] not in folded]
+
+
 class TfliteGraphNet(nn.Module):
     """Runs a converted BlazePose graph.
 
@@ -70,7 +92,7 @@ class TfliteGraphNet(nn.Module):
         shapes = graph["shapes"]
         self.convs = nn.ModuleDict()
         self._steps: list[Callable[[dict], None]] = []
-        for node in needed_ops(graph["ops"], self.output_slots):
+        for node in fold_pads(needed_ops(graph["ops"], self.output_slots)):
             self._steps.append(self._make_step(node, shapes))
         in_shape = shapes[self.input_slot]
         self.input_hw = (int(in_shape[1]), int(in_shape[2]))

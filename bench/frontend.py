@@ -1,0 +1,176 @@
+#!/usr/bin/env python3
+"""Image front-end benchmark: PyTorch BlazePose tracker vs the reference TFLite runtime, vtest recall.
+
+    .venv/bin/python bench/frontend.py [--threads 2] [--device cpu] [--frames 60]
+
+Prints one table and writes bench/results/frontend.json:
+- latency_ms_single: median time of ``PoseTracker(max_people=1)`` per 640x480 frame in tracking
+  mode (the sports2d demo video letterboxed to 640x480; the detection frame is excluded).
+- reference_latency_ms_single: the same pipeline and frames with the two networks run by
+  ai-edge-litert (XNNPACK, same thread count) instead of PyTorch, in the same run.
+- latency_ms_4people: median per 640x480 frame with four people tracked (vtest.avi resized to
+  640x480, ``max_people=4``), landmark passes batched.
+- vtest_recall: people found / people present over the frames listed in
+  tests/data/vtest_counts.json (hand-made counts); each frame is processed from a reset tracker
+  (whole-image + tile detection, ``max_people=10``), found = min(returned, counted) per frame.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import platform
+import sys
+import time
+from pathlib import Path
+
+import cv2
+import numpy as np
+import torch
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+from smplr_core.frontends import PoseTracker  # noqa: E402
+from smplr_core.frontends.blazepose.assets import MODELS, model_dir  # noqa: E402
+from smplr_core.frontends.blazepose.networks import DetectorOutput, LandmarkOutput  # noqa: E402
+from tests.frontend_helpers import video_frames  # noqa: E402
+
+RESULTS = ROOT / "bench" / "results" / "frontend.json"
+COUNTS = ROOT / "tests" / "data" / "vtest_counts.json"
+TARGET_SINGLE_MS = 15.0
+TARGET_RECALL = 0.8
+
+
+def letterbox(frame: np.ndarray, width: int = 640, height: int = 480) -> np.ndarray:
+    """Resize keeping the aspect ratio and pad with black to width x height."""
+    h, w = frame.shape[:2]
+    s = min(width / w, height / h)
+    nw, nh = round(w * s), round(h * s)
+    out = np.zeros((height, width, 3), np.uint8)
+    y0, x0 = (height - nh) // 2, (width - nw) // 2
+    out[y0:y0 + nh, x0:x0 + nw] = cv2.resize(frame, (nw, nh), interpolation=cv2.INTER_AREA)
+    return out
+
+
+class _Reference:
+    """One ai-edge-litert interpreter used as a drop-in for a network of the tracker."""
+
+    def __init__(self, name: str, threads: int):
+        from ai_edge_litert.interpreter import Interpreter
+        self.interp = Interpreter(model_path=str(model_dir() / MODELS[name].filename), num_threads=threads)
+        self.interp.allocate_tensors()
+        self.inp = self.interp.get_input_details()[0]["index"]
+        self.outs = [d["index"] for d in self.interp.get_output_details()]
+
+    def run(self, x: torch.Tensor) -> list[torch.Tensor]:
+        results = []
+        for item in x.permute(0, 2, 3, 1).contiguous().cpu().numpy():  # batch 1 models
+            self.interp.set_tensor(self.inp, item[None])
+            self.interp.invoke()
+            results.append([self.interp.get_tensor(i).copy() for i in self.outs])
+        return [torch.from_numpy(np.concatenate(r)).to(x.device) for r in zip(*results)]
+
+
+class ReferenceDetector(_Reference):
+    def __call__(self, x: torch.Tensor) -> DetectorOutput:
+        reg, scores = self.run(x)
+        return DetectorOutput(reg, scores[..., 0])
+
+
+class ReferenceLandmarks(_Reference):
+    def __call__(self, x: torch.Tensor) -> LandmarkOutput:
+        lm, flag, _, _, world = self.run(x)
+        b = lm.shape[0]
+        return LandmarkOutput(lm.reshape(b, 39, 5), flag.reshape(b), world.reshape(b, 39, 3))
+
+
+def time_tracking(tracker, frames: list[np.ndarray]) -> dict:
+    """Per-frame wall time (ms) after the first (detection) frame; also the people counts."""
+    tracker.reset()
+    tracker(frames[0])
+    times, counts = [], []
+    for f in frames[1:]:
+        t0 = time.perf_counter()
+        people = tracker(f)
+        times.append((time.perf_counter() - t0) * 1e3)
+        counts.append(len(people))
+    t = np.array(times)
+    return {"median_ms": float(np.median(t)), "mean_ms": float(t.mean()), "p90_ms": float(np.percentile(t, 90)),
+            "frames": len(t), "mean_people": float(np.mean(counts))}
+
+
+def vtest_recall(tracker) -> dict:
+    spec = json.loads(COUNTS.read_text())
+    counts = {int(k): v for k, v in spec["counts"].items()}
+    frames = video_frames("vtest.avi", sorted(counts))
+    found = returned = 0
+    per_frame = {}
+    for idx, frame in zip(sorted(counts), frames):
+        tracker.reset()
+        n = len(tracker(frame))
+        per_frame[str(idx)] = {"present": counts[idx], "returned": n}
+        found += min(n, counts[idx])
+        returned += n
+    present = sum(counts.values())
+    return {"recall": found / present, "found": found, "present": present, "returned": returned,
+            "per_frame": per_frame}
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--threads", type=int, default=2)
+    parser.add_argument("--device", default="cpu")
+    parser.add_argument("--model", default="full", choices=["lite", "full", "heavy"])
+    parser.add_argument("--frames", type=int, default=60)
+    args = parser.parse_args()
+    torch.set_num_threads(args.threads)
+    cv2.setNumThreads(1)
+
+    single = [letterbox(f) for f in video_frames("sports2d_demo.mp4", limit=args.frames + 1)]
+    crowd = [cv2.resize(f, (640, 480), interpolation=cv2.INTER_AREA)
+             for f in video_frames("vtest.avi", limit=args.frames + 1)]
+
+    ours_1 = PoseTracker(model=args.model, max_people=1, device=args.device)
+    ref_1 = PoseTracker(model=args.model, max_people=1, device="cpu", optimise=False)
+    ref_1.detector = ReferenceDetector("detector", args.threads)
+    ref_1.landmarks = ReferenceLandmarks(args.model, args.threads)
+    for trk in (ours_1, ref_1):  # warm-up (allocations, oneDNN primitives)
+        time_tracking(trk, single[:6])
+    rows = {"single": time_tracking(ours_1, single), "reference_single": time_tracking(ref_1, single)}
+    ours_4 = PoseTracker(model=args.model, max_people=4, device=args.device)
+    time_tracking(ours_4, crowd[:6])
+    rows["4people"] = time_tracking(ours_4, crowd)
+    ref_4 = PoseTracker(model=args.model, max_people=4, device="cpu", optimise=False)
+    ref_4.detector, ref_4.landmarks = ref_1.detector, ReferenceLandmarks(args.model, args.threads)
+    rows["reference_4people"] = time_tracking(ref_4, crowd)
+    recall = vtest_recall(PoseTracker(model=args.model, max_people=10, device=args.device))
+
+    result = {
+        "latency_ms_single": rows["single"]["median_ms"],
+        "latency_ms_4people": rows["4people"]["median_ms"],
+        "reference_latency_ms_single": rows["reference_single"]["median_ms"],
+        "reference_latency_ms_4people": rows["reference_4people"]["median_ms"],
+        "vtest_recall": recall["recall"],
+        "vtest": recall,
+        "rows": rows,
+        "config": {"model": args.model, "device": args.device, "threads": args.threads,
+                   "frames": args.frames, "torch": torch.__version__, "machine": platform.processor() or platform.machine(),
+                   "single_frames": "sports2d demo.mp4 letterboxed to 640x480, max_people=1, tracking mode",
+                   "4people_frames": "vtest.avi resized to 640x480, max_people=4, tracking mode"},
+        "targets": {"latency_ms_single": TARGET_SINGLE_MS, "vtest_recall": TARGET_RECALL,
+                    "single_not_slower_than_reference": True},
+    }
+    RESULTS.parent.mkdir(parents=True, exist_ok=True)
+    RESULTS.write_text(json.dumps(result, indent=2) + "\n")
+
+    print(f"{'case':<28}{'median ms':>10}{'mean ms':>10}{'p90 ms':>10}{'people':>8}")
+    for name, r in rows.items():
+        print(f"{name:<28}{r['median_ms']:>10.1f}{r['mean_ms']:>10.1f}{r['p90_ms']:>10.1f}{r['mean_people']:>8.2f}")
+    print(f"{'vtest recall':<28}{recall['recall']:>10.3f}  ({recall['found']}/{recall['present']} found, "
+          f"{recall['returned']} returned)")
+    print(f"targets: single <= {TARGET_SINGLE_MS} ms and <= reference; recall >= {TARGET_RECALL}. "
+          f"Written {RESULTS.relative_to(ROOT)}")
+
+
+if __name__ == "__main__":
+    main()
