@@ -146,10 +146,14 @@ def side_view(height: int, width: int, track_ids, joints: np.ndarray, vertices: 
     if keep:
         pts = np.concatenate([joints[i] for i in keep])
         z_lo, z_hi = float(pts[:, 2].min()), float(pts[:, 2].max())
-        y_mid = float(np.median(pts[:, 1]))
+        y_lo, y_hi = float(pts[:, 1].min()), float(pts[:, 1].max())
     else:
-        z_lo, z_hi, y_mid = 2.0, 4.0, 0.0
-    half_h = max(SIDE_VIEW_HALF_HEIGHT_M, 0.5 * (z_hi - z_lo) * height / width + 0.3)
+        z_lo, z_hi, y_lo, y_hi = 2.0, 4.0, -1.0, 1.0
+    y_mid = 0.5 * (y_lo + y_hi)
+    # Fit everyone: the taller of the people's height span and their depth span (at the
+    # panel's aspect ratio), with a margin for the mesh around the joints.
+    half_h = max(SIDE_VIEW_HALF_HEIGHT_M, 0.5 * (y_hi - y_lo) + 0.3,
+                 0.5 * (z_hi - z_lo) * height / width + 0.3)
     scale = height / (2 * half_h)                 # pixels per metre
     z0 = 0.5 * (z_lo + z_hi) - 0.5 * width / scale
 
