@@ -1,0 +1,241 @@
+"""Evaluation on held-out motions and shapes: one table, JSON, plots (DESIGN §5).
+
+Data: every frame of the held-out clips (``mocap.HELD_OUT_CLIPS``, never seen in training), each
+``repeats`` times with a shape and camera from a fixed evaluation seed (shapes are continuous draws
+from the full shape space, extremes included, none of them a training sample), detector-like 2D
+noise at level 1 (the training distribution's middle).
+"""
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import torch
+
+from smplr_core.body.joint_names import SMPL_JOINT_NAMES
+from smplr_core.data import mocap
+from smplr_core.data.generator import SampleGenerator
+from smplr_core.eval import metrics
+from smplr_core.models.checkpoint import WEIGHT_FILES
+from smplr_core.models.translation import fit_translation
+from smplr_core.pipeline import load_dae, load_smplr
+
+EVAL_SEED = 20_200_601
+NOISE_LEVELS = (0.0, 0.5, 1.0, 1.5, 2.0)
+DISTANCE_BINS_M = (1.5, 2.5, 3.5, 4.5, 5.5, 6.5, 8.0)
+ROWS = {
+    "smplr_gt3d": "SMPLR from ground-truth 3D joints + landmarks",
+    "smplr_joints_only_gt3d": "SMPLR from ground-truth 3D joints only (ablation)",
+    "dae_noisy2d": "DAE from noisy 2D",
+    "dae_smplr_noisy2d": "DAE -> SMPLR from noisy 2D (end to end)",
+    "dae_smplr_clean2d": "DAE -> SMPLR from clean 2D",
+}
+
+
+def _chunks(n: int, size: int):
+    for s in range(0, n, size):
+        yield slice(s, min(n, s + size))
+
+
+@torch.no_grad()
+def decode(body, betas: torch.Tensor, rot: torch.Tensor, chunk: int = 256):
+    """Full body model in chunks -> (joints, landmarks, vertices, keypoints)."""
+    outs = [body.forward_rotmat(betas[s], rot[s], None) for s in _chunks(betas.shape[0], chunk)]
+    return tuple(torch.cat([getattr(o, k) for o in outs]) for k in ("joints", "landmarks", "vertices", "keypoints"))
+
+
+def _with_pelvis(points41: torch.Tensor) -> torch.Tensor:
+    """(B, 41, 3) DAE output -> (B, 24, 3) joints with the pelvis at the origin."""
+    return torch.cat([torch.zeros_like(points41[:, :1]), points41[:, :23]], dim=1)
+
+
+def _summary(per_sample: dict) -> dict:
+    return {k: (float(v.mean()) if v is not None else None) for k, v in per_sample.items()}
+
+
+class Evaluator:
+    """Holds the networks, the body model and the held-out data; computes rows and curves."""
+
+    def __init__(self, weights_dir: Path, body, repeats: int = 6, seed: int = EVAL_SEED):
+        self.body = body
+        wdir = Path(weights_dir)
+        self.dae = load_dae(wdir / WEIGHT_FILES["dae"])
+        self.smplr = load_smplr(wdir / WEIGHT_FILES["smplr"])
+        jo = wdir / WEIGHT_FILES["smplr_joints_only"]
+        self.smplr_jo = load_smplr(jo) if jo.is_file() else None
+        self.gen = SampleGenerator(body, mocap.HELD_OUT_CLIPS)
+        self.repeats, self.seed = repeats, seed
+        self.data = self.gen.evaluation_set(seed, repeats, noise_level=1.0)
+        j, l, v, _ = decode(body, self.data["betas"], self.data["rotmats"])
+        self.gt = {"joints": j, "landmarks": l, "vertices": v}
+
+    def smplr_metrics(self, model, points41: torch.Tensor) -> dict:
+        betas, rot = [], []
+        for s in _chunks(points41.shape[0], 512):
+            b, r = model(points41[s])
+            betas.append(b)
+            rot.append(r)
+        j, l, v, kp = decode(self.body, torch.cat(betas), torch.cat(rot))
+        g = self.gt
+        return {
+            "mpjpe_mm": metrics.mpjpe_mm(j, g["joints"]),
+            "pa_mpjpe_mm": metrics.pa_mpjpe_mm(j, g["joints"]),
+            "pve_mm": metrics.aligned_points_error_mm(v, g["vertices"], j[:, 0], g["joints"][:, 0]),
+            "landmark_mm": metrics.aligned_points_error_mm(l, g["landmarks"], j[:, 0], g["joints"][:, 0]),
+            "per_joint_mm": metrics.per_joint_error_mm(j, g["joints"]),
+            "_keypoints3d": kp - j[:, :1],
+        }
+
+    def dae_points(self, data: dict) -> torch.Tensor:
+        return torch.cat([self.dae(data["keypoints"][s], data["visibility"][s], data["intrinsics"][s])
+                          for s in _chunks(data["keypoints"].shape[0], 1024)])
+
+    def dae_metrics(self, points41: torch.Tensor) -> dict:
+        g = self.gt
+        j = _with_pelvis(points41)
+        gl = g["landmarks"] - g["joints"][:, :1]
+        return {
+            "mpjpe_mm": metrics.mpjpe_mm(j, g["joints"]),
+            "pa_mpjpe_mm": metrics.pa_mpjpe_mm(j, g["joints"]),
+            "pve_mm": None,
+            "landmark_mm": (points41[:, 23:] - gl).norm(dim=-1).mean(dim=1) * metrics.MM,
+            "per_joint_mm": metrics.per_joint_error_mm(j, g["joints"]),
+        }
+
+    def root_error_mm(self, kp3: torch.Tensor, data: dict) -> torch.Tensor:
+        """Camera-frame pelvis error (mm) of the translation fit from the noisy 2D keypoints."""
+        w = (data["visibility"] >= 0.5).float()
+        t, _ = fit_translation(kp3, data["keypoints"], w, data["intrinsics"])
+        return (t - data["root_cam"]).norm(dim=-1) * metrics.MM
+
+    @torch.no_grad()
+    def run(self) -> dict:
+        d = self.data
+        rows, per = {}, {}
+        per["smplr_gt3d"] = self.smplr_metrics(self.smplr, d["points3d"])
+        if self.smplr_jo is not None:
+            per["smplr_joints_only_gt3d"] = self.smplr_metrics(self.smplr_jo, d["points3d"])
+        dae_pts = self.dae_points(d)
+        per["dae_noisy2d"] = self.dae_metrics(dae_pts)
+        per["dae_smplr_noisy2d"] = self.smplr_metrics(self.smplr, dae_pts)
+        per["dae_smplr_noisy2d"]["root_mm"] = self.root_error_mm(per["dae_smplr_noisy2d"]["_keypoints3d"], d)
+        clean = dict(d, keypoints=d["keypoints_clean"],
+                     visibility=torch.where(self._inside(d), torch.ones_like(d["visibility"]), torch.zeros_like(d["visibility"])))
+        per["dae_smplr_clean2d"] = self.smplr_metrics(self.smplr, self.dae_points(clean))
+        for name, p in per.items():
+            rows[name] = {"description": ROWS[name],
+                          **_summary({k: v for k, v in p.items() if not k.startswith("_") and k != "per_joint_mm"})}
+        curves = {
+            "per_joint_mm": {name: [float(x) for x in per[name]["per_joint_mm"].mean(0)]
+                             for name in ("smplr_gt3d", "dae_noisy2d", "dae_smplr_noisy2d")},
+            "joint_names": list(SMPL_JOINT_NAMES),
+            "noise": self.noise_curve(),
+            "distance": self.distance_curve(per["dae_smplr_noisy2d"]),
+        }
+        return {"rows": rows, "curves": curves, "samples": int(d["betas"].shape[0]),
+                "held_out_clips": list(mocap.HELD_OUT_CLIPS), "seed": self.seed, "repeats": self.repeats,
+                "noise_level": 1.0}
+
+    def _inside(self, d: dict) -> torch.Tensor:
+        kp, size = d["keypoints_clean"], d["image_size"]
+        return ((kp >= 0) & (kp < size[:, None])).all(-1)
+
+    def noise_curve(self) -> dict:
+        out = {"levels": list(NOISE_LEVELS), "dae_mpjpe_mm": [], "dae_smplr_mpjpe_mm": [], "dae_smplr_pa_mpjpe_mm": []}
+        for level in NOISE_LEVELS:
+            data = self.gen.evaluation_set(self.seed, self.repeats, noise_level=level)
+            pts = self.dae_points(data)
+            out["dae_mpjpe_mm"].append(float(metrics.mpjpe_mm(_with_pelvis(pts), self.gt["joints"]).mean()))
+            m = self.smplr_metrics(self.smplr, pts)
+            out["dae_smplr_mpjpe_mm"].append(float(m["mpjpe_mm"].mean()))
+            out["dae_smplr_pa_mpjpe_mm"].append(float(m["pa_mpjpe_mm"].mean()))
+        return out
+
+    def distance_curve(self, per: dict) -> dict:
+        depth = self.data["root_cam"][:, 2]
+        out = {"bins_m": list(DISTANCE_BINS_M), "mpjpe_mm": [], "pa_mpjpe_mm": [], "root_mm": [], "count": []}
+        for lo, hi in zip(DISTANCE_BINS_M[:-1], DISTANCE_BINS_M[1:]):
+            m = (depth >= lo) & (depth < hi)
+            out["count"].append(int(m.sum()))
+            for k in ("mpjpe_mm", "pa_mpjpe_mm", "root_mm"):
+                out[k].append(float(per[k][m].mean()) if m.any() else None)
+        return out
+
+
+def format_table(rows: dict) -> str:
+    """One text table of the rows."""
+    head = f"{'row':<26} {'MPJPE':>8} {'PA-MPJPE':>9} {'PVE':>8} {'landmarks':>10} {'root':>8}  (mm)"
+    lines = [head, "-" * len(head)]
+    f = lambda v: f"{v:8.1f}" if v is not None else f"{'-':>8}"  # noqa: E731
+    for name, r in rows.items():
+        lines.append(f"{name:<26} {f(r['mpjpe_mm'])} {f(r['pa_mpjpe_mm']):>9} {f(r['pve_mm'])} "
+                     f"{f(r['landmark_mm']):>10} {f(r.get('root_mm'))}")
+    return "\n".join(lines)
+
+
+def plot(result: dict, figures_dir: Path, prefix: str = "core_") -> list[Path]:
+    """Error per joint, error vs noise level, error vs distance -> PNG files."""
+    import matplotlib
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    figures_dir = Path(figures_dir)
+    figures_dir.mkdir(parents=True, exist_ok=True)
+    c = result["curves"]
+    paths = []
+    fig, ax = plt.subplots(figsize=(11, 3.8))
+    names = c["joint_names"]
+    width = 0.27
+    for i, (row, vals) in enumerate(c["per_joint_mm"].items()):
+        ax.bar([x + (i - 1) * width for x in range(len(names))], vals, width, label=ROWS[row])
+    ax.set_xticks(range(len(names)))
+    ax.set_xticklabels(names, rotation=60, ha="right", fontsize=8)
+    ax.set_ylabel("error (mm, pelvis-aligned)")
+    ax.set_title("Error per joint, held-out clips and shapes")
+    ax.legend(fontsize=8)
+    ax.grid(axis="y", alpha=0.3)
+    fig.tight_layout()
+    paths.append(figures_dir / f"{prefix}error_per_joint.png")
+    fig.savefig(paths[-1], dpi=110)
+    plt.close(fig)
+
+    n = c["noise"]
+    fig, ax = plt.subplots(figsize=(5.5, 3.8))
+    ax.plot(n["levels"], n["dae_mpjpe_mm"], "o-", label="DAE MPJPE")
+    ax.plot(n["levels"], n["dae_smplr_mpjpe_mm"], "s-", label="DAE->SMPLR MPJPE")
+    ax.plot(n["levels"], n["dae_smplr_pa_mpjpe_mm"], "^-", label="DAE->SMPLR PA-MPJPE")
+    ax.set_xlabel("2D noise level (1 = evaluation default)")
+    ax.set_ylabel("mm")
+    ax.set_title("Error vs. 2D noise level")
+    ax.grid(alpha=0.3)
+    ax.legend(fontsize=8)
+    fig.tight_layout()
+    paths.append(figures_dir / f"{prefix}error_vs_noise.png")
+    fig.savefig(paths[-1], dpi=110)
+    plt.close(fig)
+
+    d = c["distance"]
+    centres = [(a + b) / 2 for a, b in zip(d["bins_m"][:-1], d["bins_m"][1:])]
+    fig, ax = plt.subplots(figsize=(5.5, 3.8))
+    ax.plot(centres, d["mpjpe_mm"], "o-", label="DAE->SMPLR MPJPE")
+    ax.plot(centres, d["pa_mpjpe_mm"], "s-", label="DAE->SMPLR PA-MPJPE")
+    ax2 = ax.twinx()
+    ax2.plot(centres, [v / 10 if v is not None else None for v in d["root_mm"]], "k--", label="root position error / 10")
+    ax.set_xlabel("camera distance of the pelvis (m)")
+    ax.set_ylabel("mm")
+    ax2.set_ylabel("root error (cm)")
+    ax.set_title("Error vs. distance")
+    ax.grid(alpha=0.3)
+    h1, l1 = ax.get_legend_handles_labels()
+    h2, l2 = ax2.get_legend_handles_labels()
+    ax.legend(h1 + h2, l1 + l2, fontsize=8)
+    fig.tight_layout()
+    paths.append(figures_dir / f"{prefix}error_vs_distance.png")
+    fig.savefig(paths[-1], dpi=110)
+    plt.close(fig)
+    return paths
+
+
+def save_json(result: dict, path: Path) -> None:
+    Path(path).parent.mkdir(parents=True, exist_ok=True)
+    Path(path).write_text(json.dumps(result, indent=1))
