@@ -1,0 +1,152 @@
+"""DAE, SMPLR, translation fit, checkpoints and training (tiny real runs)."""
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+import torch
+
+from smplr_core import geometry
+from smplr_core.models.checkpoint import CheckpointError, load_checkpoint, save_checkpoint
+from smplr_core.models.dae import DAE, DAEConfig
+from smplr_core.models.translation import fit_translation
+from smplr_core.pipeline import load_dae, load_smplr
+from smplr_core.train.config import CPU
+from smplr_core.train.trainer import Trainer, make_smplr
+from tests import core_helpers as H
+
+REPO = Path(__file__).resolve().parents[1]
+TINY = CPU.scaled(0.002)
+
+
+def test_dae_shapes_and_paper_default():
+    dae = DAE()
+    assert dae.cfg.widths == (1024, 1024, 512, 1024, 1024)
+    s = H.train_generator().sample(torch.Generator().manual_seed(0), 8)
+    out = dae.eval()(s["keypoints"], s["visibility"], s["intrinsics"])
+    assert out.shape == (8, 41, 3) and torch.isfinite(out).all()
+
+
+def test_dae_ignores_hidden_coordinates():
+    dae = DAE(DAEConfig(widths=(64, 64, 32, 64, 64))).eval()
+    s = H.train_generator().sample(torch.Generator().manual_seed(1), 4)
+    vis = s["visibility"].clone()
+    vis[:, :5] = 0.1
+    kp = s["keypoints"].clone()
+    a = dae(kp, vis, s["intrinsics"])
+    kp[:, :5] = float("nan")
+    b = dae(kp, vis, s["intrinsics"])
+    assert torch.allclose(a, b)
+
+
+def test_smplr_shapes_and_orthonormal_rotations():
+    smplr = make_smplr(H.body(), CPU, use_landmarks=True).eval()
+    s = H.train_generator().sample(torch.Generator().manual_seed(2), 6)
+    betas, rot = smplr(s["points3d"])
+    assert betas.shape == (6, 10) and rot.shape == (6, 24, 3, 3)
+    eye = torch.eye(3).expand_as(rot)
+    assert torch.allclose(rot @ rot.transpose(-1, -2), eye, atol=1e-5)
+    jo = make_smplr(H.body(), CPU, use_landmarks=False)
+    assert jo.child.numel() == 23 and smplr.child.numel() == 41
+
+
+def test_translation_fit_recovers_the_camera_position():
+    s = H.train_generator().sample(torch.Generator().manual_seed(3), 256, noise_level=0.0)
+    w = (s["visibility"] >= 0.5).float()
+    t, valid = fit_translation(s["keypoints3d"], s["keypoints_clean"], w, s["intrinsics"])
+    ok = valid & (w.sum(1) >= 8)
+    assert ok.float().mean() > 0.8
+    assert (t[ok] - s["root_cam"][ok]).norm(dim=-1).max() < 1e-3
+
+
+def test_translation_fit_invalid_without_points():
+    s = H.train_generator().sample(torch.Generator().manual_seed(4), 4, noise_level=0.0)
+    t, valid = fit_translation(s["keypoints3d"], s["keypoints_clean"], torch.zeros(4, 33), s["intrinsics"])
+    assert not valid.any() and torch.isfinite(t).all()
+
+
+def test_checkpoint_round_trip(tmp_path):
+    dae = DAE(DAEConfig(widths=(32, 32, 16, 32, 32)))
+    path = tmp_path / "dae.pt"
+    save_checkpoint(path, "dae", dae.cfg.to_dict(), dae.state_dict(), {"mpjpe_mm": 1.0})
+    payload = load_checkpoint(path, "dae")
+    assert payload["metrics"] == {"mpjpe_mm": 1.0} and payload["git_commit"] and payload["code_version"]
+    loaded = load_dae(path)
+    for k, v in dae.state_dict().items():
+        assert torch.equal(loaded.state_dict()[k], v)
+
+
+def test_corrupt_and_mismatched_checkpoints_name_the_file(tmp_path):
+    bad = tmp_path / "dae.pt"
+    bad.write_bytes(b"not a checkpoint at all")
+    with pytest.raises(CheckpointError, match=str(bad)):
+        load_dae(bad)
+    dae = DAE(DAEConfig(widths=(32, 32, 16, 32, 32)))
+    good = tmp_path / "good.pt"
+    save_checkpoint(good, "dae", dae.cfg.to_dict(), dae.state_dict())
+    with pytest.raises(CheckpointError, match="expected 'smplr'"):
+        load_smplr(good)
+    truncated = tmp_path / "truncated.pt"
+    truncated.write_bytes(good.read_bytes()[:2000])
+    with pytest.raises(CheckpointError, match="truncated.pt"):
+        load_dae(truncated)
+    wrong = tmp_path / "wrong.pt"
+    cfg = dae.cfg.to_dict()
+    cfg["widths"] = [64, 32, 16, 32, 32]
+    save_checkpoint(wrong, "dae", cfg, dae.state_dict())
+    with pytest.raises(CheckpointError, match="wrong.pt"):
+        load_dae(wrong)
+    with pytest.raises(CheckpointError, match="missing.pt"):
+        load_dae(tmp_path / "missing.pt")
+
+
+def test_tiny_training_decreases_the_loss(tmp_path):
+    torch.manual_seed(0)
+    cfg = CPU.scaled(0.02)  # 160 DAE steps
+    trainer = Trainer(cfg, H.body(), tmp_path / "w", tmp_path / "state", seed=0, progress=False, log=lambda *_: None)
+    trainer.run(["dae"])
+    hist = trainer.state.history["dae"]
+    assert hist[-1]["points_mm"] < 0.8 * hist[0]["points_mm"]
+    assert (tmp_path / "w" / "dae.pt").is_file()
+
+
+def test_resume_continues_a_stage(tmp_path):
+    from dataclasses import replace
+    cfg = replace(TINY, save_every=5, steps={"dae": 12, "smplr-shape": 2, "smplr-pose": 2, "end2end": 2})
+    t1 = Trainer(cfg, H.body(), tmp_path / "w", tmp_path / "state", seed=1, progress=False, log=lambda *_: None)
+    t1.run(["dae", "smplr-shape"])
+    t2 = Trainer(cfg, H.body(), tmp_path / "w", tmp_path / "state", seed=1, progress=False, log=lambda *_: None)
+    assert t2.resume()
+    assert t2.state.stages_done == ["dae", "smplr-shape"]
+    for k, v in t1.dae.state_dict().items():
+        assert torch.equal(t2.dae.state_dict()[k], v)
+    t2.run(["dae", "smplr-shape", "smplr-pose"])
+    assert t2.state.stages_done == ["dae", "smplr-shape", "smplr-pose"]
+    other = replace(cfg, w_joints=2.0)
+    t3 = Trainer(other, H.body(), tmp_path / "w", tmp_path / "state", seed=1, progress=False, log=lambda *_: None)
+    with pytest.raises(CheckpointError, match="train_state.pt"):
+        t3.resume()
+
+
+def test_cli_runs_under_torch_distributed_world_size_one(tmp_path):
+    """The DDP code path (gloo, one CPU rank) initialises, trains and writes its weights."""
+    env = dict(os.environ, RANK="0", WORLD_SIZE="1", LOCAL_RANK="0", MASTER_ADDR="127.0.0.1",
+               MASTER_PORT=str(29500 + os.getpid() % 1000), OMP_NUM_THREADS="1")
+    cmd = [sys.executable, "-m", "smplr_core.train", "--config", "cpu", "--steps-scale", "0.001", "--out",
+           str(tmp_path / "w"), "--state-dir", str(tmp_path / "s"), "--no-progress", "--threads", "1",
+           "--stages", "dae,smplr-shape"]
+    res = subprocess.run(cmd, cwd=REPO, env=env, capture_output=True, text=True, timeout=300)
+    assert res.returncode == 0, res.stderr[-2000:]
+    assert (tmp_path / "w" / "smplr.pt").is_file() and (tmp_path / "w" / "training_curves.png").is_file()
+
+
+def test_cli_rejects_unknown_stage(tmp_path):
+    res = subprocess.run([sys.executable, "-m", "smplr_core.train", "--stages", "nonsense", "--out", str(tmp_path)],
+                         cwd=REPO, capture_output=True, text=True, timeout=120)
+    assert res.returncode == 2 and "nonsense" in res.stderr
+
+
+def test_rot6d_output_is_a_rotation_for_any_network_output():
+    r = geometry.rot6d_to_matrix(torch.randn(100, 6) * 10)
+    assert torch.allclose(torch.linalg.det(r), torch.ones(100), atol=1e-5)
