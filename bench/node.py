@@ -82,7 +82,7 @@ def find_node_pid(runner_pid: int, executable: str) -> int | None:
     return None
 
 
-def measure(rate_hz: float, seconds: float, frontend_model: str) -> dict:
+def measure(rate_hz: float, seconds: float, frontend_model: str, params_file: str = "") -> dict:
     """Run the graph at ``rate_hz`` for ``seconds`` after warm-up; return the measurements."""
     import rclpy
     from rclpy.qos import qos_profile_sensor_data
@@ -95,7 +95,8 @@ def measure(rate_hz: float, seconds: float, frontend_model: str) -> dict:
     runner = subprocess.Popen(
         [sys.executable, "-m", "smplr_ros.launch_graph", "launch/reconstruct.launch.py",
          f"video:={FRAMES_DIR}", f"rate:={rate_hz:.3f}", "loop:=true",
-         f"frontend_model:={frontend_model}"],
+         f"frontend_model:={frontend_model}"]
+        + ([f"params_file:={params_file}"] if params_file else []),
         cwd=REPO, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
         start_new_session=True)
     rclpy.init()
@@ -182,13 +183,15 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--seconds", type=float, default=25.0, help="measured seconds per run")
     parser.add_argument("--frontend-model", default="full", choices=("lite", "full", "heavy"))
+    parser.add_argument("--params-file", default="",
+                        help="parameters file for the graph (default: config/params.yaml)")
     args = parser.parse_args()
     environment.apply(domain_id=BENCH_DOMAIN_ID)
     prepare_frames()
     load_before = os.getloadavg()
-    native = measure(NATIVE_RATE_HZ, args.seconds, args.frontend_model)
+    native = measure(NATIVE_RATE_HZ, args.seconds, args.frontend_model, args.params_file)
     overload_rate = max(2.0 * native["fps"], 1.0)
-    overload = measure(overload_rate, args.seconds, args.frontend_model)
+    overload = measure(overload_rate, args.seconds, args.frontend_model, args.params_file)
     result = {
         "fps": native["fps"], "latency_ms_p50": native["latency_ms_p50"],
         "latency_ms_p95": native["latency_ms_p95"], "cpu_percent": native["cpu_percent"],
