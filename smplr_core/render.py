@@ -253,7 +253,9 @@ class VideoRenderer:
         self.thumb_stride = 1
 
     def add_arrays(self, rgb, intrinsics, track_ids, joints, vertices, valid=None,
-                   label: str = "") -> np.ndarray:
+                   label: str = "", repeat: int = 1) -> np.ndarray:
+        """Draw one frame and write it ``repeat`` times (to keep real-time playback when frames
+        were skipped). rgb (H, W, 3), joints (N, 24, 3), vertices (N, V, 3) or None."""
         import cv2
 
         if rgb.shape[1] > self.max_width:
@@ -272,7 +274,9 @@ class VideoRenderer:
             if not self.writer.isOpened():
                 raise OSError(f"cannot open {self.path} for writing (OpenCV mp4v)")
         frame = frame[: self.size[1], : self.size[0]]
-        self.writer.write(cv2.cvtColor(np.ascontiguousarray(frame), cv2.COLOR_RGB2BGR))
+        bgr = cv2.cvtColor(np.ascontiguousarray(frame), cv2.COLOR_RGB2BGR)
+        for _ in range(max(1, int(repeat))):
+            self.writer.write(bgr)
         if self.count % self.thumb_stride == 0:
             small = cv2.resize(frame, (480, int(round(frame.shape[0] * 480 / frame.shape[1]))),
                                interpolation=cv2.INTER_AREA)

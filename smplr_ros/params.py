@@ -109,8 +109,9 @@ RECORDER_PARAMS: tuple[ParamSpec, ...] = (
     ParamSpec("video_name", "demo.mp4", "File name of the rendered video", read_only=True),
     ParamSpec("body_model_path", "", "Body model used to draw the mesh; '' = the shipped free model "
               "(must match the reconstruct node's)", read_only=True),
-    ParamSpec("fps", 0.0, "Frame rate of the written video; 0 = measured input rate",
-              low=0.0, high=240.0, unit="Hz", read_only=True),
+    ParamSpec("fps", 15.0, "Frame rate of the written video; each drawn frame is repeated to "
+              "cover the time to the previous one, so the video plays at real speed",
+              low=1.0, high=240.0, unit="Hz", read_only=True),
     ParamSpec("side_view", True, "Add the 3D side view next to each frame", read_only=True),
     ParamSpec("contact_sheet_frames", 12, "Frames on the contact sheet", low=1, high=64,
               read_only=True),

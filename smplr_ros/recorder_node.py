@@ -32,6 +32,8 @@ PENDING_IMAGES = 90
 # Frames waiting to be drawn; beyond this the oldest wait is dropped from the video.
 RENDER_QUEUE = 400
 NICE_INCREMENT = 10
+# Longest time one drawn frame is held in the video (a pause in the input is not replayed).
+MAX_REPEAT_S = 1.0
 
 
 def stamp_ns(stamp) -> int:
@@ -116,7 +118,7 @@ def main(argv: list[str] | None = None) -> int:
     early_people: OrderedDict[int, object] = OrderedDict()
     work: queue.Queue = queue.Queue(maxsize=RENDER_QUEUE)
     lock = threading.Lock()
-    state = {"renderer": None, "frames": 0, "lost": 0, "first_stamp": None}
+    state = {"renderer": None, "frames": 0, "lost": 0, "first_stamp": None, "last_stamp": None}
 
     def enqueue(image_msg, people_msg) -> None:
         try:
@@ -174,16 +176,21 @@ def main(argv: list[str] | None = None) -> int:
                            torch.from_numpy(arrays["body_pose"]), torch.from_numpy(arrays["transl"]))
             vertices = out.vertices.numpy()
         if state["renderer"] is None:
-            fps = params["fps"] or max(meters["people"].rate_hz(), 1.0)
-            state["renderer"] = VideoRenderer(video_path, fps, faces, SMPL_PARENTS,
+            state["renderer"] = VideoRenderer(video_path, params["fps"], faces, SMPL_PARENTS,
                                               side_view=params["side_view"],
                                               sheet_frames=params["contact_sheet_frames"],
                                               sheet_path=sheet_path)
-            state["first_stamp"] = stamp_ns(image_msg.header.stamp)
-        t = (stamp_ns(image_msg.header.stamp) - state["first_stamp"]) / 1e9
+            state["first_stamp"] = state["last_stamp"] = stamp_ns(image_msg.header.stamp)
+        now = stamp_ns(image_msg.header.stamp)
+        t = (now - state["first_stamp"]) / 1e9
+        # Real-time playback: this frame stands for the time since the previous drawn one.
+        gap_s = min(max((now - state["last_stamp"]) / 1e9, 0.0), MAX_REPEAT_S)
+        state["last_stamp"] = now
         state["renderer"].add_arrays(rgb, intrinsics_for(image_msg, rgb.shape[1], rgb.shape[0]),
                                      arrays["track_ids"], arrays["joints"], vertices,
-                                     arrays["valid"], label=f"t={t:5.2f} s  people {len(arrays['track_ids'])}")
+                                     arrays["valid"],
+                                     label=f"t={t:5.2f} s  people {len(arrays['track_ids'])}",
+                                     repeat=max(1, round(gap_s * params["fps"])))
         state["frames"] += 1
 
     def render_loop() -> None:
