@@ -148,8 +148,8 @@ def main() -> dict:
         result["small_train_images"] = int(state.get("step", 0)) * 16
         smplr_path = os.environ.get("SMPLR_WEIGHTS")
         try:
-            from smplr_core.train.hourglass_smplr import load_smplr, reconstruct
-            smplr_file = Path(smplr_path) if smplr_path else next(iter(sorted((REPO / "weights").glob("**/smplr*.pt"))))
+            from smplr_core.train.hourglass_smplr import default_smplr_path, load_smplr, reconstruct
+            smplr_file = Path(smplr_path) if smplr_path else default_smplr_path()
             smplr = load_smplr(smplr_file)
             with torch.no_grad():
                 recon, verts = reconstruct(smplr, body, pred)
@@ -168,7 +168,7 @@ def main() -> dict:
                                            held_out.vertices_rel))
             else:
                 skipped["end-to-end"] = f"{e2e} not found"
-        except (ImportError, StopIteration, FileNotFoundError, RuntimeError) as exc:
+        except (ImportError, FileNotFoundError, RuntimeError, ValueError) as exc:
             skipped["hourglass -> SMPLR"] = f"SMPLR weights not available: {exc!r}"
     else:
         skipped["hourglass"] = f"{small_ckpt} not found (python -m smplr_core.train.hourglass)"

@@ -33,9 +33,15 @@ SMPLR_LR_FACTOR = 0.1
 
 
 def load_smplr(path: str | Path, device: str = "cpu"):
-    """The core's SMPLR from a checkpoint holding its config and state dict."""
+    """The core's SMPLR from its checkpoint (the core's own loader when present)."""
     from smplr_core.models.smplr import SMPLR, SMPLRConfig
 
+    try:
+        from smplr_core.pipeline import load_smplr as core_load_smplr
+    except ImportError:
+        core_load_smplr = None
+    if core_load_smplr is not None:
+        return core_load_smplr(path, device)
     path = Path(path)
     if not path.is_file():
         raise FileNotFoundError(f"SMPLR checkpoint not found: {path} (train it with the core's training CLI)")
@@ -49,6 +55,12 @@ def load_smplr(path: str | Path, device: str = "cpu"):
     model = SMPLR(SMPLRConfig.from_dict(cfg))
     model.load_state_dict(weights)
     return model.to(device).eval()
+
+
+def default_smplr_path() -> Path:
+    """The core's shipped SMPLR checkpoint."""
+    from smplr_core.pipeline import DEFAULT_WEIGHTS_DIR, WEIGHT_FILES
+    return Path(DEFAULT_WEIGHTS_DIR) / WEIGHT_FILES["smplr"]
 
 
 def hourglass_points(stack_pred_volume: torch.Tensor, centre_cam: torch.Tensor) -> torch.Tensor:
@@ -96,6 +108,7 @@ def train(args: argparse.Namespace) -> dict:
     torch.manual_seed(args.seed)
     body = load_body_model(args.body_model)
     hourglass, hg_state = load_checkpoint(args.hourglass)
+    args.smplr = args.smplr or default_smplr_path()
     smplr = load_smplr(args.smplr)
     config = hourglass.config
     renderer = SyntheticRenderer(body, crop_size=config.input_size)
@@ -144,7 +157,7 @@ def train(args: argparse.Namespace) -> dict:
 def parse_args(argv=None) -> argparse.Namespace:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--hourglass", default="weights/hourglass/small.pt")
-    p.add_argument("--smplr", required=True, help="the core's SMPLR checkpoint")
+    p.add_argument("--smplr", default=None, help="the core's SMPLR checkpoint (default: the shipped one)")
     p.add_argument("--minutes", type=float, default=5.0)
     p.add_argument("--batch", type=int, default=16)
     p.add_argument("--lr", type=float, default=2e-4)
