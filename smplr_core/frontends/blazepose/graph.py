@@ -23,7 +23,7 @@ _NHWC_TO_NCHW_AXIS = {0: 0, 1: 2, 2: 3, 3: 1, -1: 1}
 
 def _activation(name: str) -> Callable[[Tensor], Tensor]:
     if name == "relu6":
-        return lambda x: torch.clamp(x, 0.0, 6.0)
+        return F.relu6  # hardtanh(0, 6): the form that frozen-graph passes fuse into convolutions
     if name == "relu":
         return torch.relu
     return lambda x: x
