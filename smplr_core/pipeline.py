@@ -128,10 +128,13 @@ class Pipeline(torch.nn.Module):
             transl=t - root[:, 0],
             keypoints3d=out.keypoints + shift,
         )
-        # never hand out NaN: a person whose numbers are not finite has no estimate
+        # never hand out NaN: a person whose numbers are not finite has no estimate (sums propagate
+        # NaN/inf, one cheap check per field)
         finite_rows = torch.ones(n, dtype=torch.bool, device=dev)
         for x in result[1:]:
-            finite_rows &= torch.isfinite(x.reshape(n, -1)).all(dim=1)
+            finite_rows &= torch.isfinite(x.reshape(n, -1).sum(dim=1))
+        if bool(finite_rows.all()):
+            return result._replace(valid=valid)
         return PipelineOutput(valid & finite_rows, *(torch.nan_to_num(x, nan=0.0, posinf=0.0, neginf=0.0) for x in result[1:]))
 
     def _empty(self) -> PipelineOutput:

@@ -14,6 +14,13 @@ MIN_DEPTH_M = 0.1
 MIN_POINTS = 4
 
 
+def _det3(m: torch.Tensor) -> torch.Tensor:
+    """Determinants of (B, 3, 3) by the explicit formula (much cheaper than LAPACK for tiny batches)."""
+    return (m[:, 0, 0] * (m[:, 1, 1] * m[:, 2, 2] - m[:, 1, 2] * m[:, 2, 1])
+            - m[:, 0, 1] * (m[:, 1, 0] * m[:, 2, 2] - m[:, 1, 2] * m[:, 2, 0])
+            + m[:, 0, 2] * (m[:, 1, 0] * m[:, 2, 1] - m[:, 1, 1] * m[:, 2, 0]))
+
+
 def fit_translation(points_rel: torch.Tensor, keypoints_px: torch.Tensor, weights: torch.Tensor,
                     intrinsics: torch.Tensor, gauss_newton_steps: int = 2) -> tuple[torch.Tensor, torch.Tensor]:
     """points_rel (B, K, 3) camera axes, root-relative; keypoints_px (B, K, 2); weights (B, K) >= 0
@@ -37,7 +44,7 @@ def fit_translation(points_rel: torch.Tensor, keypoints_px: torch.Tensor, weight
     count = (w > 0).sum(dim=1)
     eye = torch.eye(3, dtype=dtype, device=a.device)
     reg = 1e-9 * eye
-    good = (count >= MIN_POINTS) & (torch.linalg.det(ata) > 1e-12)
+    good = (count >= MIN_POINTS) & (_det3(ata) > 1e-12)
     ata = torch.where(good[:, None, None], ata, eye) + reg
     atb = torch.where(good[:, None], atb, torch.zeros_like(atb))
     t = torch.linalg.solve(ata, atb[..., None])[..., 0]

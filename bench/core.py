@@ -1,0 +1,107 @@
+"""Benchmark of the SMPLR core: pipeline latency (DAE + SMPLR + body decode + translation fit) at
+batch 1, 8 and 64, training-data generation throughput, and the held-out evaluation table.
+
+    python bench/core.py            # uses weights/core/eval.json when present (written by smplr-eval)
+    python bench/core.py --eval     # re-runs the evaluation first
+
+Prints one table and writes bench/results/core.json.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import platform
+import statistics
+import sys
+import time
+from pathlib import Path
+
+import torch
+
+REPO = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(REPO))
+
+from smplr_core.body import load_body_model  # noqa: E402
+from smplr_core.data.generator import SampleGenerator  # noqa: E402
+from smplr_core.models.checkpoint import DEFAULT_WEIGHTS_DIR  # noqa: E402
+from smplr_core.pipeline import Pipeline  # noqa: E402
+
+RESULTS = REPO / "bench" / "results" / "core.json"
+BATCHES = (1, 8, 64)
+
+
+def pipeline_latency_ms(pipe: Pipeline, sample: dict, batch: int, repeats: int) -> float:
+    """Median wall time of one pipeline call on ``batch`` people (ms)."""
+    kp, vis, k = (sample[n][:batch] for n in ("keypoints", "visibility", "intrinsics"))
+    for _ in range(5):
+        pipe(kp, vis, k)
+    times = []
+    for _ in range(repeats):
+        t = time.perf_counter()
+        pipe(kp, vis, k)
+        times.append((time.perf_counter() - t) * 1e3)
+    return statistics.median(times)
+
+
+def generation_rate(gen: SampleGenerator, batch: int = 4096, rounds: int = 5) -> float:
+    """Training samples per second (median round) for on-the-fly generation."""
+    g = torch.Generator().manual_seed(0)
+    gen.sample(g, batch)
+    rates = []
+    for _ in range(rounds):
+        t = time.perf_counter()
+        gen.sample(g, batch)
+        rates.append(batch / (time.perf_counter() - t))
+    return statistics.median(rates)
+
+
+def main(argv=None) -> int:
+    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--weights", default=str(DEFAULT_WEIGHTS_DIR))
+    p.add_argument("--eval", action="store_true", help="re-run the held-out evaluation")
+    p.add_argument("--repeats", type=int, default=200)
+    args = p.parse_args(argv)
+
+    body = load_body_model()
+    result: dict = {"device": "cpu", "machine": platform.processor() or platform.machine()}
+    gen = SampleGenerator(body)
+    for threads in (1, 2):
+        torch.set_num_threads(threads)
+        result[f"samples_per_s_{threads}_threads"] = round(generation_rate(gen), 0)
+    result["samples_per_s"] = max(result["samples_per_s_1_threads"], result["samples_per_s_2_threads"])
+
+    torch.set_num_threads(2)
+    pipe = Pipeline.load(args.weights)
+    sample = gen.sample(torch.Generator().manual_seed(1), max(BATCHES))
+    for b in BATCHES:
+        result[f"latency_ms_b{b}"] = round(pipeline_latency_ms(pipe, sample, b, args.repeats if b < 64 else args.repeats // 4), 3)
+        result[f"latency_ms_per_person_b{b}"] = round(result[f"latency_ms_b{b}"] / b, 3)
+    result["threads"] = 2
+
+    eval_json = Path(args.weights) / "eval.json"
+    if args.eval or not eval_json.is_file():
+        from smplr_core.eval.__main__ import main as eval_main
+        eval_main(["--weights", args.weights, "--json", str(eval_json), "--no-plots"])
+    ev = json.loads(eval_json.read_text())
+    result["eval"] = {name: {k: row[k] for k in ("mpjpe_mm", "pa_mpjpe_mm", "pve_mm", "landmark_mm")}
+                      | ({"root_mm": row["root_mm"]} if row.get("root_mm") is not None else {})
+                      for name, row in ev["rows"].items()}
+    result["eval_samples"] = ev["samples"]
+    result["eval_held_out_clips"] = ev["held_out_clips"]
+
+    print(f"{'metric':<34} {'value':>12}")
+    print("-" * 47)
+    for k in ("latency_ms_b1", "latency_ms_b8", "latency_ms_b64", "latency_ms_per_person_b64",
+              "samples_per_s_1_threads", "samples_per_s_2_threads"):
+        print(f"{k:<34} {result[k]:>12}")
+    for name, row in result["eval"].items():
+        vals = " ".join(f"{k}={v:.1f}" for k, v in row.items() if v is not None)
+        print(f"eval {name:<29} {vals}")
+    RESULTS.parent.mkdir(parents=True, exist_ok=True)
+    RESULTS.write_text(json.dumps(result, indent=1))
+    print(f"wrote {RESULTS}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
