@@ -40,9 +40,13 @@ def load_smplr(path: str | Path, device: str = "cpu"):
         from smplr_core.pipeline import load_smplr as core_load_smplr
     except ImportError:
         core_load_smplr = None
+    path = Path(path)
+    if path.is_file():
+        stages = torch.load(path, map_location="cpu", weights_only=False).get("stages_done")
+        if stages is not None and not any("smplr" in s or s in ("shape", "pose") for s in stages):
+            raise RuntimeError(f"{path} holds no trained SMPLR yet (stages done: {stages})")
     if core_load_smplr is not None:
         return core_load_smplr(path, device)
-    path = Path(path)
     if not path.is_file():
         raise FileNotFoundError(f"SMPLR checkpoint not found: {path} (train it with the core's training CLI)")
     state = torch.load(path, map_location=device, weights_only=False)
