@@ -43,7 +43,7 @@ def load_smplr(path: str | Path, device: str = "cpu"):
     path = Path(path)
     if path.is_file():
         stages = torch.load(path, map_location="cpu", weights_only=False).get("stages_done")
-        if stages is not None and not any("smplr" in s or s in ("shape", "pose") for s in stages):
+        if stages is not None and not any("pose" in s or "end" in s or "e2e" in s for s in stages):
             raise RuntimeError(f"{path} holds no trained SMPLR yet (stages done: {stages})")
     if core_load_smplr is not None:
         return core_load_smplr(path, device)
