@@ -78,3 +78,29 @@ def test_missing_and_corrupt_checkpoints_name_the_file(tmp_path):
     bad.write_bytes(b"not a checkpoint")
     with pytest.raises(RuntimeError, match="corrupt.pt"):
         load_checkpoint(bad)
+
+
+def test_hourglass_pipeline_gives_camera_frame_meshes(shipped):
+    from smplr_core.frontends.hourglass.pipeline import HourglassPipeline
+    from smplr_core.frontends.hourglass.frontend import HourglassFrontend
+    from smplr_core.pipeline import load_smplr  # the core's loader: this test checks plumbing, not accuracy
+    from smplr_core.train.hourglass_smplr import default_smplr_path
+
+    path = default_smplr_path()
+    if not path.is_file():
+        pytest.skip(f"the core's SMPLR checkpoint {path} is not there")
+    model, _, renderer = shipped
+    lift = HourglassPipeline(HourglassFrontend(model), load_smplr(path), load_body_model())
+    image = np.zeros((240, 320, 3), np.uint8)
+    image[56:184, 96:224] = renderer.render(np.random.default_rng(3), 1).images[0]
+    intrinsics = (300.0, 300.0, 160.0, 120.0)
+    out = lift(image, np.array([[120, 70, 200, 170]], np.float32), intrinsics)
+    assert bool(out.valid[0])
+    assert out.vertices.shape == (1, lift.body.num_vertices, 3) and out.joints.shape == (1, 24, 3)
+    assert torch.isfinite(out.vertices).all()
+    # Camera frame: in front of the camera, pelvis = the root the crop implies.
+    root = lift.frontend(image, np.array([[120, 70, 200, 170]], np.float32), intrinsics).root_cam[0]
+    torch.testing.assert_close(out.joints[0, 0], torch.as_tensor(root), atol=1e-4, rtol=0)
+    assert float(out.vertices[..., 2].min()) > 0
+    empty = lift(image, np.zeros((0, 4), np.float32), intrinsics)
+    assert empty.joints.shape == (0, 24, 3)
