@@ -50,7 +50,7 @@ def test_npz_has_one_row_per_frame_and_person_with_named_joints(result):
     assert list(npz["joint_names"][:3]) == ["pelvis", "left_hip", "right_hip"]
     assert len(npz["landmark_names"]) == 18 and len(npz["keypoint_names"]) == 33
     assert np.isfinite(npz["joints"]).all()
-    assert npz["intrinsics"].tolist() == pytest.approx([500, 500, 320, 180])
+    assert npz["intrinsics"].tolist() == pytest.approx([500, 500, 240, 135])
 
 
 def test_track_ids_persist_across_consecutive_frames(result):
