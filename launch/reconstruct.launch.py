@@ -42,7 +42,10 @@ NODES = [
     {
         "package": "smplr_ros", "executable": "reconstruct", "name": "reconstruct",
         "condition": None, "required": True,
-        "parameters": {"device": "{device}", "frontend_model": "{frontend_model}"},
+        "parameters": {"device": "{device}", "frontend_model": "{frontend_model}",
+                       # Our own source publishes reliably: take its frames reliably too (large
+                       # frames are often lost best effort, see docs/ros.md).
+                       "image_reliable": {"python": "'{video}' != ''"}},
         "remappings": {"image": "{image}", "camera_info": "{camera_info}"},
     },
     {

@@ -28,10 +28,8 @@ rm -f "$OUT/demo.mp4" "$OUT/contact_sheet.png"
 
 echo "[demo] $VIDEO -> video_source -> reconstruct -> recorder (separate processes over DDS)"
 cd "$REPO"
-# 480 px wide frames (389 KB as rgb8) fit Fast DDS's default 512 KiB shared-memory segment; larger
-# best-effort images travel as fragmented UDP and many are lost while the CPU is busy.
 "$PY" -m smplr_ros.launch_graph launch/reconstruct.launch.py \
-  video:="$VIDEO" width:=480 record:="$OUT" "$@"
+  video:="$VIDEO" width:=640 record:="$OUT" "$@"
 
 echo "[demo] outputs:"
 status=0

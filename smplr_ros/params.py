@@ -75,6 +75,11 @@ RECONSTRUCT_PARAMS: tuple[ParamSpec, ...] = (
     ParamSpec("cx", 0.0, "Fallback principal point x (0 = image centre)", **_INTRINSIC),
     ParamSpec("cy", 0.0, "Fallback principal point y (0 = image centre)", **_INTRINSIC),
     ParamSpec("frame_id", "", "Frame id of the outputs; '' = copy the image's frame id"),
+    ParamSpec("image_reliable", False,
+              "Subscribe to 'image' reliable (keep last 1) instead of best effort (sensor data); "
+              "needs a reliable publisher. The launch file sets it with its own video source: "
+              "frames above the DDS shared-memory segment (512 KiB) are often lost best effort",
+              read_only=True),
     ParamSpec("diagnostics_period_s", 1.0, "Period of /diagnostics", low=0.1, high=60.0, unit="s",
               read_only=True),
 )

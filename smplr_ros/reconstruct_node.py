@@ -1,7 +1,8 @@
 """ROS 2 node ``reconstruct``: camera images in, people's 3D pose and shape out.
 
 Subscribes
-  ``image``        sensor_msgs/Image        sensor-data QoS (best effort, keep last 1)
+  ``image``        sensor_msgs/Image        sensor-data QoS (best effort, keep last 1; reliable
+                                            keep last 1 with ``image_reliable``)
   ``camera_info``  sensor_msgs/CameraInfo   optional; otherwise intrinsics from parameters
 Publishes
   ``/human_pose/people``   smplr_ros/People                every processed frame (empty when nobody)
@@ -111,7 +112,7 @@ def make_node_class():
     """The Node subclass (built after environment.apply() so that rclpy is imported only then)."""
     from diagnostic_msgs.msg import DiagnosticArray, DiagnosticStatus, KeyValue
     from rclpy.node import Node
-    from rclpy.qos import QoSProfile, qos_profile_sensor_data
+    from rclpy.qos import QoSProfile, ReliabilityPolicy, qos_profile_sensor_data
     from sensor_msgs.msg import CameraInfo, Image
     from shape_msgs.msg import Mesh
     from std_msgs.msg import Header
@@ -149,8 +150,10 @@ def make_node_class():
                                                   QoSProfile(depth=10))
             # Subscribe only once the models are loaded: a source waiting for subscribers then
             # starts exactly when frames can be processed.
-            self.image_sub = self.create_subscription(Image, "image", self._on_image,
-                                                      qos_profile_sensor_data)
+            # Newest frame wins in both cases: the reader keeps one frame, the worker takes it.
+            image_qos = (QoSProfile(depth=1, reliability=ReliabilityPolicy.RELIABLE)
+                         if self.params["image_reliable"] else qos_profile_sensor_data)
+            self.image_sub = self.create_subscription(Image, "image", self._on_image, image_qos)
             self.info_sub = self.create_subscription(CameraInfo, "camera_info", self._on_info,
                                                      qos_profile_sensor_data)
             self.diag_timer = self.create_timer(self.params["diagnostics_period_s"],

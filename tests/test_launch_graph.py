@@ -59,6 +59,7 @@ def test_camera_only_graph_is_the_reconstruct_node_with_remapped_input():
     assert cmd[cmd.index("--params-file") + 1] == str(PARAMS_FILE)
     assert "image:=/camera/image_raw" in cmd and "camera_info:=/camera/camera_info" in cmd
     assert "__node:=reconstruct" in cmd and graph["reconstruct"].required
+    assert "image_reliable:=False" in cmd   # a camera's sensor-data (best effort) stream
 
 
 def test_video_and_record_arguments_add_the_source_and_the_recorder():
@@ -70,6 +71,7 @@ def test_video_and_record_arguments_add_the_source_and_the_recorder():
     assert "wait_for_subscribers:=2" in source
     assert "wait_for_subscribers:=1" in commands(video="clip.mp4")["video_source"].command
     assert "output_dir:=out/x" in graph["recorder"].command
+    assert "image_reliable:=True" in graph["reconstruct"].command
     assert graph["video_source"].required and not graph["recorder"].required
 
 
