@@ -220,7 +220,7 @@ def plot(result: dict, figures_dir: Path, prefix: str = "core_") -> list[Path]:
     ax.plot(centres, d["mpjpe_mm"], "o-", label="DAE->SMPLR MPJPE")
     ax.plot(centres, d["pa_mpjpe_mm"], "s-", label="DAE->SMPLR PA-MPJPE")
     ax2 = ax.twinx()
-    ax2.plot(centres, [v / 10 if v is not None else None for v in d["root_mm"]], "k--", label="root position error / 10")
+    ax2.plot(centres, [v / 10 if v is not None else None for v in d["root_mm"]], "k--", label="root position error (cm, right axis)")
     ax.set_xlabel("camera distance of the pelvis (m)")
     ax.set_ylabel("mm")
     ax2.set_ylabel("root error (cm)")

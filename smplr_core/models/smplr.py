@@ -4,7 +4,8 @@
   -> 10 betas;
 - pose net: unit bone directions along the same tree (plus the betas) -> 24 rotations, here in the
   continuous 6D representation (Zhou et al. 2019) instead of the paper's tanh'd raw matrices,
-  orthonormalised by Gram-Schmidt;
+  orthonormalised by Gram-Schmidt, predicted per joint in camera axes and converted to SMPL's
+  parent-relative rotations;
 - the body model is the decoder (outside this module: see ``smplr_core.pipeline``).
 Point layout: index 0 the pelvis (origin), 1..23 the non-root SMPL joints, 24..41 the landmarks.
 Each landmark hangs off the SMPL joint nearest to it on the template (``landmark_parents``).
@@ -78,6 +79,7 @@ class SMPLR(nn.Module):
         if cfg.use_landmarks:
             child += list(range(NUM_JOINTS, NUM_JOINTS + NUM_LANDMARKS))
             parent += list(cfg.landmark_parents)
+        self.register_buffer("joint_parent_index", torch.tensor(cfg.joint_parents[1:]), persistent=False)
         self.register_buffer("child", torch.tensor(child), persistent=False)
         self.register_buffer("parent", torch.tensor(parent), persistent=False)
         template = torch.tensor(cfg.template_points, dtype=torch.float32)
@@ -100,10 +102,18 @@ class SMPLR(nn.Module):
         return self.shape_net(length - self.template_lengths)
 
     def forward_pose(self, points: torch.Tensor, betas: torch.Tensor) -> torch.Tensor:
-        """(B, 41, 3), (B, num_betas) -> rotmats (B, 24, 3, 3)."""
+        """(B, 41, 3), (B, num_betas) -> SMPL local rotmats (B, 24, 3, 3), joint 0 = global orientation.
+
+        The net predicts each joint's rotation in camera axes (what a bone direction shows directly)
+        and converts to SMPL's parent-relative rotations: R_local = R_parent^T R_joint. Predicting
+        local rotations makes every error compound down the chain and trained about half as fast.
+        """
         _, direction = self.bones(points)
         rot6d = self.pose_net(torch.cat([direction.flatten(1), betas], dim=1))
-        return geometry.rot6d_to_matrix(rot6d.view(-1, NUM_JOINTS, 6))
+        world = geometry.rot6d_to_matrix(rot6d.view(-1, NUM_JOINTS, 6))
+        parent_world = world[:, self.joint_parent_index]
+        local = parent_world.transpose(-1, -2) @ world[:, 1:]
+        return torch.cat([world[:, :1], local], dim=1)
 
     def forward(self, points: torch.Tensor, detach_shape: bool = False) -> tuple[torch.Tensor, torch.Tensor]:
         betas = self.forward_shape(points)

@@ -194,7 +194,6 @@ class Trainer:
         torch.manual_seed(seed * 1000 + self.rank)
         cpu_body = body.to("cpu")
         self.sampler = SampleGenerator(cpu_body, mocap.TRAIN_CLIPS)
-        self.sampler.point_body.to(self.device)
         decoder, self.vertex_ids = fit_decoder(cpu_body, cfg.num_vertex_samples)
         self.decoded_loss = DecodedLoss(decoder.to(self.device), cfg)
         self.dae = DAE(cfg.dae).to(self.device)
