@@ -3,7 +3,8 @@
 
 Prints one table and writes bench/results/body.json. Targets (issue 3): fast path <= 2 ms at
 batch 1 and <= 20 ms at batch 64; the smplx path (dense zero pose correctives) is the reference.
-Run on an otherwise idle machine: `python bench/body.py`.
+Run on an otherwise idle machine: `python bench/body.py` (on a shared, busy machine
+`nice -n -10 python bench/body.py` approximates that; the JSON records load and niceness).
 """
 from __future__ import annotations
 
@@ -36,7 +37,8 @@ def time_forward(fn, batch: int, repeats: int, seed: int = 0) -> dict[str, float
             fn(*args)
             times.append((time.perf_counter() - t0) * 1e3)
     times.sort()
-    return {"median_ms": times[len(times) // 2], "min_ms": times[0]}
+    # The 10th percentile estimates the uncontended time when other jobs share the cores.
+    return {"median_ms": times[len(times) // 2], "p10_ms": times[len(times) // 10], "min_ms": times[0]}
 
 
 def main() -> None:
@@ -59,6 +61,8 @@ def main() -> None:
     result = {
         "forward_ms_b1": rows[("fast", 1)]["median_ms"],
         "forward_ms_b64": rows[("fast", 64)]["median_ms"],
+        "forward_p10_ms_b1": rows[("fast", 1)]["p10_ms"],
+        "forward_p10_ms_b64": rows[("fast", 64)]["p10_ms"],
         "forward_min_ms_b1": rows[("fast", 1)]["min_ms"],
         "forward_min_ms_b64": rows[("fast", 64)]["min_ms"],
         "forward_ms_b1_1thread": single[1]["median_ms"],
@@ -75,14 +79,15 @@ def main() -> None:
         "torch": torch.__version__,
         "cpu": platform.processor() or platform.machine(),
         "load_average_1min": os.getloadavg()[0],
-        "note": "median of repeated forwards under torch.inference_mode; outputs vertices, joints, landmarks, keypoints",
+        "nice": os.nice(0),
+        "note": "forward_ms_*: median of repeated forwards under torch.inference_mode (vertices, joints, landmarks, keypoints); p10/min estimate the uncontended time on a shared machine",
     }
-    print(f"{'path':<8}{'batch':>6}{'median ms':>12}{'min ms':>10}{'target ms':>11}")
+    print(f"{'path':<8}{'batch':>6}{'median ms':>12}{'p10 ms':>10}{'min ms':>10}{'target ms':>11}")
     for (path, batch), r in rows.items():
         target = f"{TARGET_MS[batch]:.1f}" if path == "fast" else "-"
-        print(f"{path:<8}{batch:>6}{r['median_ms']:>12.2f}{r['min_ms']:>10.2f}{target:>11}")
+        print(f"{path:<8}{batch:>6}{r['median_ms']:>12.2f}{r['p10_ms']:>10.2f}{r['min_ms']:>10.2f}{target:>11}")
     for batch, r in single.items():
-        print(f"{'fast/1t':<8}{batch:>6}{r['median_ms']:>12.2f}{r['min_ms']:>10.2f}{'-':>11}")
+        print(f"{'fast/1t':<8}{batch:>6}{r['median_ms']:>12.2f}{r['p10_ms']:>10.2f}{r['min_ms']:>10.2f}{'-':>11}")
     print(f"load average (1 min) during the run: {result['load_average_1min']:.2f} on {os.cpu_count()} cores")
     RESULTS.parent.mkdir(parents=True, exist_ok=True)
     RESULTS.write_text(json.dumps(result, indent=2) + "\n")
