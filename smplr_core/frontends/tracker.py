@@ -2,10 +2,10 @@
 
 Per frame (all on ``device``; numpy only at the API boundary):
 
-1. **Detection** (first frame, when a track is lost, and every ``redetect_interval`` frames while
-   fewer than ``max_people`` are tracked): the detector runs on the whole image (letterboxed) and
-   on overlapping tiles, batched, so that small people are found too (tiles are visited
-   round-robin, ``tiles_per_detection`` at a time, once tracks exist). Weighted NMS merges the
+1. **Detection** (first frame, whenever nobody is tracked, and every ``redetect_interval`` frames
+   while fewer than ``max_people`` are tracked): the detector runs on the whole image
+   (letterboxed) and on overlapping tiles, batched, so that small people are found too (all tiles
+   on the first frame after a reset, then ``tiles_per_detection`` of them at a time, round-robin). Weighted NMS merges the
    detections; each one gives a rotated ROI from its two alignment keypoints.
 2. **Landmarks**: all ROIs (tracked + new) are cropped with one ``grid_sample`` and go through the
    landmark network in one batch. A person is kept while the pose flag is >= ``min_pose_score``.
@@ -43,6 +43,9 @@ SAME_PERSON_CENTRE_FRACTION = 0.12
 # DUPLICATE_DISTANCE_FRACTION of the person's size of each other.
 DUPLICATE_KEYPOINT_FRACTION = 0.5
 DUPLICATE_DISTANCE_FRACTION = 0.1
+# New detections beyond the free places that still get a landmark pass on a detection frame:
+# the landmark network's pose flag picks the real people among them.
+CANDIDATE_SURPLUS = 4
 
 
 @dataclass
@@ -91,8 +94,8 @@ class PoseTracker:
     """
 
     def __init__(self, model: str = "full", max_people: int = 4, device: str | torch.device = "cpu",
-                 min_detection_score: float = 0.5, min_pose_score: float = 0.5,
-                 redetect_interval: int = 8, tile_grid: tuple[int, int] | None = (3, 4),
+                 min_detection_score: float = 0.4, min_pose_score: float = 0.5,
+                 redetect_interval: int = 8, tile_grid: tuple[int, int] | None = (4, 5),
                  tiles_per_detection: int = 4, optimise: bool = True, world: bool = True):
         if max_people < 1:
             raise ValueError(f"max_people must be >= 1, got {max_people}")
@@ -117,6 +120,7 @@ class PoseTracker:
         self._next_id = 0
         self._frames_since_detection = 0
         self._tile_cursor = 0
+        self._first_frame = True
 
     # -- stages -------------------------------------------------------------------------------
     def _frame(self, image: np.ndarray) -> "_Frame":
@@ -149,11 +153,17 @@ class PoseTracker:
         rois = self._detection_rois(frame.height, frame.width, all_tiles)
         crops = self._crop(frame, rois, DETECTOR_INPUT_SIZE) * 2 - 1
         out = self.detector(crops)
-        limit = torch.full((len(rois),), TILE_MAX_PERSON_FRACTION, device=self.device)
-        limit[0] = float("inf")  # the whole-image pass finds people of any size
-        det = P.decode_detections(out.regressors, out.score_logits, self.anchors, rois,
-                                  self.min_detection_score, limit)
-        return P.weighted_nms(det)
+        whole = P.weighted_nms(P.decode_detections(out.regressors[:1], out.score_logits[:1], self.anchors,
+                                                   rois[:1], self.min_detection_score))
+        if len(rois) == 1:
+            return whole
+        limit = torch.full((len(rois) - 1,), TILE_MAX_PERSON_FRACTION, device=self.device)
+        tiles = P.weighted_nms(P.decode_detections(out.regressors[1:], out.score_logits[1:], self.anchors,
+                                                   rois[1:], self.min_detection_score, limit))
+        # Whole-image and tile detections are not merged with each other (a tile's partial view
+        # would corrupt the whole-image keypoints): both go to the landmark network, whose pose
+        # flag and the keypoint de-duplication decide.
+        return P.Detections(*(torch.cat([a, b]) for a, b in zip(whole, tiles)))
 
     def _new_rois(self, det: P.Detections, tracked: torch.Tensor | None, room: int) -> torch.Tensor:
         rois = P.roi_from_alignment(det.keypoints[:, 0], det.keypoints[:, 1])
@@ -163,22 +173,25 @@ class PoseTracker:
             rois = rois[~near]
         return rois[:room]
 
-    def _dedupe(self, kps: torch.Tensor, keep: torch.Tensor, order_key: torch.Tensor) -> torch.Tensor:
-        """keep (N,) bool with duplicates of better candidates (lower order_key) switched off."""
+    @staticmethod
+    def _dedupe(kps: torch.Tensor, keep: torch.Tensor, priority: list[tuple]) -> torch.Tensor:
+        """keep (N,) bool with the duplicates of better candidates switched off.
+
+        kps (N, 33, 2) image keypoints; priority: one sortable key per candidate, lower is better
+        (existing tracks by age, then new candidates by pose score)."""
         n = kps.shape[0]
         if n < 2:
             return keep
         size = (kps.amax(1) - kps.amin(1)).norm(dim=-1).clamp(min=1.0)  # (N,)
         close = (kps[:, None] - kps[None]).norm(dim=-1) < DUPLICATE_DISTANCE_FRACTION * size[:, None, None]
-        dup = close.float().mean(-1) > DUPLICATE_KEYPOINT_FRACTION  # (N, N)
-        order = torch.argsort(order_key)
-        keep = keep.clone()
-        for i in order.tolist():
-            if bool(keep[i]):
-                others = dup[i] & keep
-                others[i] = False
-                keep &= ~others | (order_key <= order_key[i])
-        return keep
+        dup = (close.float().mean(-1) > DUPLICATE_KEYPOINT_FRACTION).cpu().tolist()  # (N, N)
+        keep_list = keep.cpu().tolist()
+        for i in sorted(range(n), key=lambda k: priority[k]):
+            if keep_list[i]:
+                for j in range(n):
+                    if j != i and dup[i][j]:
+                        keep_list[j] = False
+        return torch.tensor(keep_list, dtype=torch.bool, device=keep.device)
 
     # -- public API ---------------------------------------------------------------------------
     @torch.inference_mode()
@@ -186,6 +199,7 @@ class PoseTracker:
         validate_image(image)
         h, w = image.shape[:2]
         frame = self._frame(image)
+        first, self._first_frame = self._first_frame, False
         tracked = self._tracks.rois
         n_tracked = 0 if tracked is None else len(tracked)
         self._frames_since_detection += 1
@@ -195,9 +209,12 @@ class PoseTracker:
             torch.zeros(0, 4, device=self.device), [])
         if need:
             self._frames_since_detection = 0
-            det = self.detect(frame, all_tiles=n_tracked == 0)
+            # Every tile on the first frame; later a few per detection, round-robin, so that an
+            # empty scene does not cost a full tiled detection on every frame.
+            det = self.detect(frame, all_tiles=first)
             if det.score.numel():
-                new = self._new_rois(det, tracked if n_tracked else None, self.max_people - n_tracked)
+                room = self.max_people - n_tracked
+                new = self._new_rois(det, tracked if n_tracked else None, room + CANDIDATE_SURPLUS)
                 rois = torch.cat([rois, new])
                 ids = ids + [-1] * len(new)
         if len(rois) == 0:
@@ -207,9 +224,11 @@ class PoseTracker:
         points = P.crop_to_image(out.landmarks[..., :2], rois, LANDMARK_INPUT_SIZE)  # (N, 39, 2)
         keep = out.pose_flag >= self.min_pose_score
         # Older tracks first, then new candidates by pose score.
-        id_t = torch.tensor([i if i >= 0 else 1 << 30 for i in ids], device=self.device, dtype=torch.float32)
-        keep = self._dedupe(points[:, :NUM_KEYPOINTS], keep, id_t - out.pose_flag)
-        idx = torch.nonzero(keep).flatten()[: self.max_people]
+        flags = out.pose_flag.tolist()
+        priority = [(0, i, 0.0) if i >= 0 else (1, 0, -f) for i, f in zip(ids, flags)]
+        keep_list = self._dedupe(points[:, :NUM_KEYPOINTS], keep, priority).tolist()
+        kept = [i for i in sorted(range(len(ids)), key=lambda k: priority[k]) if keep_list[i]]
+        idx = torch.tensor(kept[: self.max_people], dtype=torch.long, device=self.device)
         next_rois = P.roi_from_alignment(points[idx, P.ALIGN_CENTER], points[idx, P.ALIGN_SCALE])
         new_ids = []
         for i in idx.tolist():
