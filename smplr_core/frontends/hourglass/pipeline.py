@@ -42,11 +42,11 @@ class HourglassPipeline:
     def load(cls, hourglass_weights: str | Path | None = None, smplr_weights: str | Path | None = None,
              body_model_path: str | None = None, device: str = "cpu") -> "HourglassPipeline":
         """Default: the end-to-end fine-tuned hourglass and SMPLR when shipped, else the hourglass
-        alone with the core's SMPLR checkpoint given by `smplr_weights`."""
+        alone with the core's shipped SMPLR (or the checkpoint given by `smplr_weights`)."""
         from smplr_core.body import load_body_model
         from smplr_core.models.smplr import SMPLR, SMPLRConfig
         from smplr_core.train.hourglass import load_checkpoint
-        from smplr_core.train.hourglass_smplr import load_smplr
+        from smplr_core.train.hourglass_smplr import default_smplr_path, load_smplr
 
         path = Path(hourglass_weights) if hourglass_weights else (
             DEFAULT_E2E_WEIGHTS if DEFAULT_E2E_WEIGHTS.is_file() else DEFAULT_WEIGHTS)
@@ -57,8 +57,7 @@ class HourglassPipeline:
             smplr = SMPLR(SMPLRConfig.from_dict(state["smplr_config"]))
             smplr.load_state_dict(state["smplr_state_dict"])
         else:
-            raise FileNotFoundError(f"{path} carries no SMPLR weights: pass smplr_weights= (the core's SMPLR "
-                                    "checkpoint) or run python -m smplr_core.train.hourglass_smplr")
+            smplr = load_smplr(default_smplr_path(), device)
         return cls(HourglassFrontend(model, device), smplr.to(device), load_body_model(body_model_path, device))
 
     @torch.no_grad()
