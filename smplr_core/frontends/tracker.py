@@ -35,7 +35,7 @@ KEYPOINT_NAMES: tuple[str, ...] = (
 )
 NUM_KEYPOINTS = len(KEYPOINT_NAMES)
 # Tiles look only for people whose ROI is at most this fraction of the tile (see decode_detections).
-TILE_MAX_PERSON_FRACTION = 1.0
+TILE_MAX_PERSON_FRACTION = 1.5
 # A new detection whose ROI centre lies within this fraction of a tracked ROI's side from the
 # tracked centre belongs to that person.
 SAME_PERSON_CENTRE_FRACTION = 0.12
