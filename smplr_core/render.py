@@ -25,6 +25,8 @@ MESH_ALPHA = 0.6            # mesh opacity over the image
 SHADE_LEVELS = 6            # distinct brightness levels of the flat shading
 PAINTER_CHUNK = 1024        # triangles per depth-sorted chunk
 SIDE_VIEW_HALF_HEIGHT_M = 1.3   # the side view shows at least +-this around the people
+SIDE_VIEW_GRID_STEPS_M = (0.5, 1.0, 2.0, 5.0, 10.0, 20.0, 50.0, 1e9)
+SIDE_VIEW_MIN_GRID_PX = 36      # grid lines (and their labels) at least this far apart
 
 
 def font_scale(image_height: int) -> float:
@@ -134,7 +136,7 @@ def side_view(height: int, width: int, track_ids, joints: np.ndarray, vertices: 
               faces: np.ndarray | None, parents, valid=None) -> np.ndarray:
     """A 3D view from the camera's right (orthographic): depth z to the right, y down.
 
-    Returns (height, width, 3) RGB with a 0.5 m grid and the camera at the left edge, so a person
+    Returns (height, width, 3) RGB with a depth grid and the camera at the left edge, so a person
     walking towards the camera moves left. joints (N, 24, 3), vertices (N, V, 3) camera frame.
     """
     import cv2
@@ -160,14 +162,15 @@ def side_view(height: int, width: int, track_ids, joints: np.ndarray, vertices: 
     def to_px(p: np.ndarray) -> np.ndarray:
         return np.stack([(p[:, 2] - z0) * scale, (p[:, 1] - y_mid) * scale + height / 2], axis=1)
 
-    # 0.5 m grid, labelled with depth.
-    for z in np.arange(np.ceil(z0 * 2) / 2, z0 + width / scale, 0.5):
+    # Grid labelled with depth: 0.5 m, or coarser when people are spread far apart.
+    step = next(s for s in SIDE_VIEW_GRID_STEPS_M if s * scale >= SIDE_VIEW_MIN_GRID_PX)
+    for z in np.arange(np.ceil(z0 / step) * step, z0 + width / scale, step):
         x = int((z - z0) * scale)
         cv2.line(canvas, (x, 0), (x, height - 1), (220, 220, 220), 1)
         cv2.putText(canvas, f"{z:.1f} m", (x + 2, height - 6), cv2.FONT_HERSHEY_SIMPLEX,
                     0.7 * font_scale(height),
                     (120, 120, 120), 1, cv2.LINE_AA)
-    for y in np.arange(np.ceil((y_mid - half_h) * 2) / 2, y_mid + half_h, 0.5):
+    for y in np.arange(np.ceil((y_mid - half_h) / step) * step, y_mid + half_h, step):
         yy = int((y - y_mid) * scale + height / 2)
         cv2.line(canvas, (0, yy), (width - 1, yy), (220, 220, 220), 1)
     for i in sorted(keep, key=lambda k: float(joints[k, :, 0].mean())):   # far side (-x... +x) last
