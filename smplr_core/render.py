@@ -26,7 +26,7 @@ SHADE_LEVELS = 6            # distinct brightness levels of the flat shading
 PAINTER_CHUNK = 1024        # triangles per depth-sorted chunk
 SIDE_VIEW_HALF_HEIGHT_M = 1.3   # the side view shows at least +-this around the people
 SIDE_VIEW_GRID_STEPS_M = (0.5, 1.0, 2.0, 5.0, 10.0, 20.0, 50.0, 1e9)
-SIDE_VIEW_MIN_GRID_PX = 36      # grid lines (and their labels) at least this far apart
+SIDE_VIEW_MIN_GRID_PX = 60      # grid lines (and their labels) at least this far apart
 
 
 def font_scale(image_height: int) -> float:
@@ -155,7 +155,7 @@ def side_view(height: int, width: int, track_ids, joints: np.ndarray, vertices: 
     # Fit everyone: the taller of the people's height span and their depth span (at the
     # panel's aspect ratio), with a margin for the mesh around the joints.
     half_h = max(SIDE_VIEW_HALF_HEIGHT_M, 0.5 * (y_hi - y_lo) + 0.3,
-                 0.5 * (z_hi - z_lo) * height / width + 0.3)
+                 0.5 * (z_hi - z_lo + 1.0) * height / width)
     scale = height / (2 * half_h)                 # pixels per metre
     z0 = 0.5 * (z_lo + z_hi) - 0.5 * width / scale
 
@@ -167,7 +167,7 @@ def side_view(height: int, width: int, track_ids, joints: np.ndarray, vertices: 
     for z in np.arange(np.ceil(z0 / step) * step, z0 + width / scale, step):
         x = int((z - z0) * scale)
         cv2.line(canvas, (x, 0), (x, height - 1), (220, 220, 220), 1)
-        cv2.putText(canvas, f"{z:.1f} m", (x + 2, height - 6), cv2.FONT_HERSHEY_SIMPLEX,
+        cv2.putText(canvas, f"{z:g} m", (x + 2, height - 6), cv2.FONT_HERSHEY_SIMPLEX,
                     0.7 * font_scale(height),
                     (120, 120, 120), 1, cv2.LINE_AA)
     for y in np.arange(np.ceil((y_mid - half_h) / step) * step, y_mid + half_h, step):
