@@ -181,6 +181,21 @@ def test_missing_model_file_names_file_and_setup(monkeypatch, tmp_path):
         PoseTracker()
 
 
+def test_device_crop_path_matches_opencv_path():
+    """The grid_sample crop path (used on CUDA) gives the same people as the OpenCV path."""
+    img = messi()
+    a = tracker()
+    a.reset()
+    b = tracker(crop="torch")
+    b.reset()
+    pa, pb = a(img), b(img)
+    assert len(pa) == len(pb) == 1
+    # The sub-pixel crop differences move the ROI a little, hence a few pixels at the feet.
+    diff = np.linalg.norm(pa[0].keypoints - pb[0].keypoints, axis=1)
+    assert diff.max() < 5.0 and diff.mean() < 1.5
+    assert np.abs(pa[0].visibility - pb[0].visibility).max() < 0.05
+
+
 @pytest.mark.skipif(not torch.cuda.is_available(), reason="needs CUDA")
 def test_cuda_matches_cpu():
     img = messi()

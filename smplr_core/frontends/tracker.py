@@ -35,7 +35,7 @@ KEYPOINT_NAMES: tuple[str, ...] = (
 )
 NUM_KEYPOINTS = len(KEYPOINT_NAMES)
 # Tiles look only for people whose ROI is at most this fraction of the tile (see decode_detections).
-TILE_MAX_PERSON_FRACTION = 1.5
+TILE_MAX_PERSON_FRACTION = 1.0
 # A new detection whose ROI centre lies within this fraction of a tracked ROI's side from the
 # tracked centre belongs to that person.
 SAME_PERSON_CENTRE_FRACTION = 0.12
@@ -90,13 +90,15 @@ class PoseTracker:
 
     model: landmark network "lite" | "full" | "heavy"; device: "cpu" | "cuda" | torch.device;
     tile_grid: (rows, cols) of overlapping detector tiles added to the whole-image pass
-    (None: whole image only); optimise: trace + freeze the networks (faster on CPU).
+    (None: whole image only); optimise: trace + freeze the networks (faster on CPU);
+    crop: "auto" | "opencv" | "torch" (how ROIs are cropped; both sample the same points).
     """
 
     def __init__(self, model: str = "full", max_people: int = 4, device: str | torch.device = "cpu",
                  min_detection_score: float = 0.4, min_pose_score: float = 0.5,
                  redetect_interval: int = 8, tile_grid: tuple[int, int] | None = (4, 5),
-                 tiles_per_detection: int = 4, optimise: bool = True, world: bool = True):
+                 tiles_per_detection: int = 4, optimise: bool = True, world: bool = True,
+                 crop: str = "auto"):
         if max_people < 1:
             raise ValueError(f"max_people must be >= 1, got {max_people}")
         if redetect_interval < 1:
@@ -109,6 +111,10 @@ class PoseTracker:
         self.tile_grid = tile_grid
         self.tiles_per_detection = int(tiles_per_detection)
         self.with_world = world
+        if crop not in ("auto", "opencv", "torch"):
+            raise ValueError(f"crop must be 'auto', 'opencv' or 'torch', got {crop!r}")
+        # auto: OpenCV on the uint8 frame on CPU, batched grid_sample on other devices.
+        self.crop_with_opencv = crop == "opencv" or (crop == "auto" and self.device.type == "cpu")
         self.detector = BlazePoseDetector(self.device, optimise=optimise)
         self.landmarks = BlazePoseLandmarks(model, self.device, optimise=optimise)
         self.anchors = P.ssd_anchors(DETECTOR_INPUT_SIZE).to(self.device)
@@ -124,7 +130,7 @@ class PoseTracker:
 
     # -- stages -------------------------------------------------------------------------------
     def _frame(self, image: np.ndarray) -> "_Frame":
-        if self.device.type == "cpu":
+        if self.crop_with_opencv:
             return _Frame(image, None, image.shape[0], image.shape[1])
         t = torch.from_numpy(np.ascontiguousarray(image)).to(self.device, non_blocking=True)
         return _Frame(None, t.permute(2, 0, 1)[None].float().div_(255.0), image.shape[0], image.shape[1])
