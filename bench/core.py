@@ -70,13 +70,20 @@ def main(argv=None) -> int:
         result[f"samples_per_s_{threads}_threads"] = round(generation_rate(gen), 0)
     result["samples_per_s"] = max(result["samples_per_s_1_threads"], result["samples_per_s_2_threads"])
 
-    torch.set_num_threads(2)
     pipe = Pipeline.load(args.weights)
     sample = gen.sample(torch.Generator().manual_seed(1), max(BATCHES))
+    # Both thread counts are measured: on a busy 2-core machine two OpenMP threads can be slower
+    # than one; the headline numbers are the better of the two, and both are kept.
+    for threads in (1, 2):
+        torch.set_num_threads(threads)
+        for b in BATCHES:
+            reps = args.repeats if b < 64 else max(10, args.repeats // 4)
+            result[f"latency_ms_b{b}_{threads}_threads"] = round(pipeline_latency_ms(pipe, sample, b, reps), 3)
     for b in BATCHES:
-        result[f"latency_ms_b{b}"] = round(pipeline_latency_ms(pipe, sample, b, args.repeats if b < 64 else args.repeats // 4), 3)
+        best = min((1, 2), key=lambda t: result[f"latency_ms_b{b}_{t}_threads"])
+        result[f"latency_ms_b{b}"] = result[f"latency_ms_b{b}_{best}_threads"]
+        result[f"threads_b{b}"] = best
         result[f"latency_ms_per_person_b{b}"] = round(result[f"latency_ms_b{b}"] / b, 3)
-    result["threads"] = 2
 
     eval_json = Path(args.weights) / "eval.json"
     if args.eval or not eval_json.is_file():
@@ -92,7 +99,7 @@ def main(argv=None) -> int:
     print(f"{'metric':<34} {'value':>12}")
     print("-" * 47)
     for k in ("latency_ms_b1", "latency_ms_b8", "latency_ms_b64", "latency_ms_per_person_b64",
-              "samples_per_s_1_threads", "samples_per_s_2_threads"):
+              "latency_ms_b1_1_threads", "latency_ms_b1_2_threads", "samples_per_s_1_threads", "samples_per_s_2_threads"):
         print(f"{k:<34} {result[k]:>12}")
     for name, row in result["eval"].items():
         vals = " ".join(f"{k}={v:.1f}" for k, v in row.items() if v is not None)

@@ -78,11 +78,14 @@ class Pipeline(torch.nn.Module):
 
     @classmethod
     def load(cls, weights_dir: str | None = None, body_model_path: str | None = None, device="cpu") -> "Pipeline":
-        """Shipped weights (``weights/core``) and the free body model by default."""
+        """Shipped weights (``weights/core``) and the free body model by default. Uses the SMPLR that was
+        fine-tuned end to end behind the DAE (``smplr_end2end.pt``) when the folder has one."""
         wdir = Path(weights_dir) if weights_dir is not None else DEFAULT_WEIGHTS_DIR
         body = load_body_model(body_model_path, device=device)
-        return cls(load_dae(wdir / WEIGHT_FILES["dae"], device), load_smplr(wdir / WEIGHT_FILES["smplr"], device),
-                   body).to(device)
+        smplr = wdir / WEIGHT_FILES["smplr_end2end"]
+        if not smplr.is_file():
+            smplr = wdir / WEIGHT_FILES["smplr"]
+        return cls(load_dae(wdir / WEIGHT_FILES["dae"], device), load_smplr(smplr, device), body).to(device)
 
     @property
     def faces(self) -> torch.Tensor:

@@ -6,7 +6,8 @@ import pytest
 import torch
 
 from smplr_core.eval import metrics
-from smplr_core.pipeline import Pipeline
+from smplr_core.models.checkpoint import DEFAULT_WEIGHTS_DIR, WEIGHT_FILES
+from smplr_core.pipeline import Pipeline, load_smplr
 from tests import core_helpers as H
 
 # measured on the full held-out evaluation (docs/core.md) + margin
@@ -101,6 +102,6 @@ def test_accuracy_on_held_out_clips_and_shapes(pipe, heldout):
     assert mpjpe < MAX_DAE_SMPLR_MPJPE_MM, mpjpe
     assert pa < MAX_DAE_SMPLR_PA_MPJPE_MM, pa
     with torch.no_grad():
-        betas, rot = pipe.smplr(heldout["points3d"])
+        betas, rot = load_smplr(DEFAULT_WEIGHTS_DIR / WEIGHT_FILES["smplr"])(heldout["points3d"])
     rec = pipe.body.forward_rotmat(betas, rot, None)
     assert metrics.mpjpe_mm(rec.joints, gt.joints).mean() < MAX_SMPLR_GT3D_MPJPE_MM

@@ -60,7 +60,9 @@ class Evaluator:
         self.body = body
         wdir = Path(weights_dir)
         self.dae = load_dae(wdir / WEIGHT_FILES["dae"])
-        self.smplr = load_smplr(wdir / WEIGHT_FILES["smplr"])
+        self.smplr = load_smplr(wdir / WEIGHT_FILES["smplr"])  # stage-wise: the SMPLR-from-3D rows
+        e2e = wdir / WEIGHT_FILES["smplr_end2end"]
+        self.smplr_e2e = load_smplr(e2e) if e2e.is_file() else self.smplr  # behind the DAE, as the pipeline
         jo = wdir / WEIGHT_FILES["smplr_joints_only"]
         self.smplr_jo = load_smplr(jo) if jo.is_file() else None
         self.gen = SampleGenerator(body, mocap.HELD_OUT_CLIPS)
@@ -117,11 +119,11 @@ class Evaluator:
             per["smplr_joints_only_gt3d"] = self.smplr_metrics(self.smplr_jo, d["points3d"])
         dae_pts = self.dae_points(d)
         per["dae_noisy2d"] = self.dae_metrics(dae_pts)
-        per["dae_smplr_noisy2d"] = self.smplr_metrics(self.smplr, dae_pts)
+        per["dae_smplr_noisy2d"] = self.smplr_metrics(self.smplr_e2e, dae_pts)
         per["dae_smplr_noisy2d"]["root_mm"] = self.root_error_mm(per["dae_smplr_noisy2d"]["_keypoints3d"], d)
         clean = dict(d, keypoints=d["keypoints_clean"],
                      visibility=torch.where(self._inside(d), torch.ones_like(d["visibility"]), torch.zeros_like(d["visibility"])))
-        per["dae_smplr_clean2d"] = self.smplr_metrics(self.smplr, self.dae_points(clean))
+        per["dae_smplr_clean2d"] = self.smplr_metrics(self.smplr_e2e, self.dae_points(clean))
         for name, p in per.items():
             rows[name] = {"description": ROWS[name],
                           **_summary({k: v for k, v in p.items() if not k.startswith("_") and k != "per_joint_mm"})}
@@ -146,7 +148,7 @@ class Evaluator:
             data = self.gen.evaluation_set(self.seed, self.repeats, noise_level=level)
             pts = self.dae_points(data)
             out["dae_mpjpe_mm"].append(float(metrics.mpjpe_mm(_with_pelvis(pts), self.gt["joints"]).mean()))
-            m = self.smplr_metrics(self.smplr, pts)
+            m = self.smplr_metrics(self.smplr_e2e, pts)
             out["dae_smplr_mpjpe_mm"].append(float(m["mpjpe_mm"].mean()))
             out["dae_smplr_pa_mpjpe_mm"].append(float(m["pa_mpjpe_mm"].mean()))
         return out

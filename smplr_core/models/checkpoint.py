@@ -16,7 +16,10 @@ CHECKPOINT_VERSION = 1
 CODE_VERSION = "smplr_core 0.1.0"
 REPO_ROOT = Path(__file__).resolve().parents[2]
 DEFAULT_WEIGHTS_DIR = REPO_ROOT / "weights" / "core"
-WEIGHT_FILES = {"dae": "dae.pt", "smplr": "smplr.pt", "smplr_joints_only": "smplr_joints_only.pt"}
+# smplr.pt: SMPLR trained stage-wise on ground-truth 3D (shape, then pose); smplr_end2end.pt: the same
+# network after end-to-end fine-tuning behind the DAE (what the pipeline uses when present).
+WEIGHT_FILES = {"dae": "dae.pt", "smplr": "smplr.pt", "smplr_joints_only": "smplr_joints_only.pt",
+                "smplr_end2end": "smplr_end2end.pt"}
 
 
 class CheckpointError(ValueError):

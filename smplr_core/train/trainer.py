@@ -199,6 +199,9 @@ class Trainer:
         self.dae = DAE(cfg.dae).to(self.device)
         self.smplr = make_smplr(cpu_body, cfg, use_landmarks=True).to(self.device)
         self.smplr_jo = make_smplr(cpu_body, cfg, use_landmarks=False).to(self.device) if cfg.train_joints_only_ablation else None
+        # end-to-end fine-tuning works on a copy, so smplr.pt stays the stage-wise network (the
+        # SMPLR-from-3D rows and the joints-only ablation compare like with like)
+        self.smplr_e2e = make_smplr(cpu_body, cfg, use_landmarks=True).to(self.device)
         self.state = TrainState()
         self.gen = torch.Generator().manual_seed(seed * 1000 + self.rank)
         self._pool, self._pool_size, self._pool_used = {}, 0, 0
@@ -220,6 +223,9 @@ class Trainer:
         if self.smplr_jo is not None:
             save_checkpoint(self.out_dir / WEIGHT_FILES["smplr_joints_only"], "smplr", self.smplr_jo.cfg.to_dict(),
                             self.smplr_jo.state_dict(), metrics, common)
+        if "end2end" in self.state.stages_done:
+            save_checkpoint(self.out_dir / WEIGHT_FILES["smplr_end2end"], "smplr", self.smplr_e2e.cfg.to_dict(),
+                            self.smplr_e2e.state_dict(), metrics, common)
 
     def save_state(self) -> None:
         if self.rank != 0:
@@ -232,6 +238,7 @@ class Trainer:
             "generator": self.gen.get_state(), "history": s.history, "seconds": s.seconds,
             "dae": self.dae.state_dict(), "smplr": self.smplr.state_dict(),
             "smplr_jo": self.smplr_jo.state_dict() if self.smplr_jo is not None else None,
+            "smplr_e2e": self.smplr_e2e.state_dict(),
         }
         tmp = self.state_dir / (STATE_FILE + ".tmp")
         torch.save(payload, tmp)
@@ -251,8 +258,9 @@ class Trainer:
         if p["config"] != self.cfg.to_dict():
             raise CheckpointError(f"training state {path} was made with another configuration; "
                                   "start fresh (without --resume) or pass the same --config")
-        for name, module in (("dae", self.dae), ("smplr", self.smplr), ("smplr_jo", self.smplr_jo)):
-            if module is not None:
+        for name, module in (("dae", self.dae), ("smplr", self.smplr), ("smplr_jo", self.smplr_jo),
+                             ("smplr_e2e", self.smplr_e2e)):
+            if module is not None and p.get(name) is not None:
                 try:
                     module.load_state_dict(p[name])
                 except RuntimeError as exc:
@@ -264,7 +272,8 @@ class Trainer:
 
     def load_weights(self, weights_dir: Path) -> None:
         """Start from existing weights (e.g. to run only end2end on shipped weights)."""
-        for name, module in (("dae", self.dae), ("smplr", self.smplr), ("smplr_joints_only", self.smplr_jo)):
+        for name, module in (("dae", self.dae), ("smplr", self.smplr), ("smplr_joints_only", self.smplr_jo),
+                             ("smplr_end2end", self.smplr_e2e)):
             path = Path(weights_dir) / WEIGHT_FILES[name]
             if module is not None and path.is_file():
                 load_state(module, load_checkpoint(path, "dae" if name == "dae" else "smplr"), path)
@@ -283,14 +292,16 @@ class Trainer:
             mod = PoseStage(smplrs, self.decoded_loss, cfg.smplr_input_noise_m)
             params = [p for m in smplrs for p in m.pose_net.parameters()]
         elif stage == "end2end":
-            mod = EndToEndStage(self.dae, self.smplr, self.decoded_loss, cfg.w_dae_in_end2end)
-            params = list(self.dae.parameters()) + list(self.smplr.parameters())
+            if self.state.stage != "end2end":  # fresh start of the stage: from the stage-wise SMPLR
+                self.smplr_e2e.load_state_dict(self.smplr.state_dict())
+            mod = EndToEndStage(self.dae, self.smplr_e2e, self.decoded_loss, cfg.w_dae_in_end2end)
+            params = list(self.dae.parameters()) + list(self.smplr_e2e.parameters())
         else:
             raise ValueError(f"unknown stage {stage!r}; stages: {', '.join(STAGES)}")
         return mod, params
 
     def _set_modes(self, stage: str) -> None:
-        for m in [self.dae] + self._smplr_list():
+        for m in [self.dae, self.smplr_e2e] + self._smplr_list():
             m.train()
             for p in m.parameters():
                 p.requires_grad_(True)
