@@ -87,7 +87,8 @@ class Stats:
         self.last_error_level = 0
         self.last_error_time = -1e9
         self.latency_ms = deque(maxlen=STATS_WINDOW)       # image stamp -> People published
-        self.processing_ms = deque(maxlen=STATS_WINDOW)    # frame taken -> People published
+        self.processing_ms = deque(maxlen=STATS_WINDOW)    # frame received -> People published
+        self.inference_ms = deque(maxlen=STATS_WINDOW)     # front-end + 3D stages only
         self.done_times = deque(maxlen=STATS_WINDOW)
         self.people_last = 0
         self.start = time.monotonic()
@@ -244,6 +245,7 @@ def make_node_class():
             self.people_pub.publish(markers.people_message(
                 header, result, self.names, rgb.shape[1], rgb.shape[0], processing_ms))
             self._record_latency(msg, processing_ms)
+            self.stats.inference_ms.append(result.frontend_ms + result.lift_ms)
             if len(result) == 0 and self.stats.people_last > 0:
                 self._log_throttled("nobody", "nobody in view: publishing empty People messages")
             self.stats.people_last = len(result)
@@ -313,6 +315,7 @@ def make_node_class():
                 "latency_ms_p50": f"{_percentile(s.latency_ms, 50):.1f}",
                 "latency_ms_p95": f"{_percentile(s.latency_ms, 95):.1f}",
                 "processing_ms_p50": f"{_percentile(s.processing_ms, 50):.1f}",
+                "inference_ms_p50": f"{_percentile(s.inference_ms, 50):.1f}",
                 "frames_received": str(box.received),
                 "frames_processed": str(s.processed),
                 "frames_dropped": str(box.dropped),
