@@ -150,3 +150,19 @@ def test_cli_rejects_unknown_stage(tmp_path):
 def test_rot6d_output_is_a_rotation_for_any_network_output():
     r = geometry.rot6d_to_matrix(torch.randn(100, 6) * 10)
     assert torch.allclose(torch.linalg.det(r), torch.ones(100), atol=1e-5)
+
+
+def test_end_to_end_fine_tunes_a_copy_of_smplr(tmp_path):
+    from dataclasses import replace
+    from smplr_core.models.checkpoint import WEIGHT_FILES
+    cfg = replace(TINY, steps={"dae": 2, "smplr-shape": 2, "smplr-pose": 2, "end2end": 3})
+    t = Trainer(cfg, H.body(), tmp_path / "w", tmp_path / "state", seed=2, progress=False, log=lambda *_: None)
+    t.run(["dae", "smplr-shape", "smplr-pose"])
+    before = {k: v.clone() for k, v in t.smplr.state_dict().items()}
+    t.run(["end2end"])
+    for k, v in t.smplr.state_dict().items():
+        assert torch.equal(v, before[k]), k
+    stagewise = load_smplr(tmp_path / "w" / WEIGHT_FILES["smplr"]).state_dict()
+    tuned = load_smplr(tmp_path / "w" / WEIGHT_FILES["smplr_end2end"]).state_dict()
+    assert all(torch.equal(stagewise[k], before[k]) for k in before)
+    assert any(not torch.equal(tuned[k], before[k]) for k in before if before[k].is_floating_point())
