@@ -5,6 +5,8 @@ import functools
 
 import cv2
 import numpy as np
+import pytest
+import torch
 
 from smplr_core.frontends.blazepose.assets import media_path
 
@@ -55,3 +57,14 @@ def tracker(model: str = "full", **kwargs):
     """One shared tracker per configuration (building one traces the networks)."""
     from smplr_core.frontends import PoseTracker
     return PoseTracker(model=model, **kwargs)
+
+
+@pytest.fixture(autouse=True, scope="module")
+def one_torch_thread():
+    """Run the front-end tests on one intra-op thread: with several OpenMP threads on a machine
+    whose cores are busy with other work, each parallel op waits for a descheduled worker and the
+    tests take minutes instead of seconds (see docs/frontend.md)."""
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(before)

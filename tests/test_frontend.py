@@ -7,7 +7,7 @@ import torch
 from skimage import data
 
 from smplr_core.frontends import KEYPOINT_NAMES, PersonKeypoints, PoseTracker
-from tests.frontend_helpers import astronaut, messi, tracker, video_frames
+from tests.frontend_helpers import astronaut, messi, one_torch_thread, tracker, video_frames  # noqa: F401 (autouse fixture)
 
 K = {name: i for i, name in enumerate(KEYPOINT_NAMES)}
 

@@ -9,7 +9,7 @@ from smplr_core.frontends.blazepose import processing as P
 from smplr_core.frontends.blazepose.assets import MODELS, converted_path, model_dir
 from smplr_core.frontends.blazepose.networks import (DETECTOR_INPUT_SIZE, LANDMARK_INPUT_SIZE,
                                                      BlazePoseDetector, BlazePoseLandmarks)
-from tests.frontend_helpers import astronaut, messi, video_frames
+from tests.frontend_helpers import astronaut, messi, one_torch_thread, video_frames  # noqa: F401 (autouse fixture)
 
 litert = pytest.importorskip("ai_edge_litert.interpreter", reason="reference runtime ai-edge-litert not installed")
 
