@@ -210,6 +210,8 @@ def make_node_class():
                 try:
                     self._process(*item)
                 except Exception as exc:  # keep serving: report and go on with the next frame
+                    if not self.context.ok():
+                        return   # shutting down (Ctrl-C): publishers are gone, nothing to report
                     self._report(2, f"processing failed: {type(exc).__name__}: {_one_line(exc)}",
                                  key="processing")
                     self.stats.errors += 1
