@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# The main job (after scripts/setup.sh): the sample video of a person walking goes through the
+# The main job: sets up (scripts/setup.sh, idempotent), then the sample video of a person walking goes through the
 # whole ROS 2 graph, each node its own process over DDS (loopback only):
 #   video_source (the video as a camera) -> reconstruct (front-end -> DAE -> SMPLR -> body model)
 #   -> recorder (mesh + skeleton over each frame + 3D side view: MP4 and contact sheet PNG).
@@ -11,11 +11,8 @@
 # Output: out/demo/demo.mp4, out/demo/contact_sheet.png (or $SMPLR_DEMO_OUT).
 set -euo pipefail
 REPO="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+bash "$REPO/scripts/setup.sh"
 PY="$REPO/.venv/bin/python"
-if [ ! -x "$PY" ]; then
-  echo "[demo] no .venv yet: run scripts/setup.sh first" >&2
-  exit 1
-fi
 VIDEO="${1:-$REPO/.work/assets/media/sports2d_demo.mp4}"
 [ $# -gt 0 ] && shift
 if [ ! -e "$VIDEO" ]; then
