@@ -96,7 +96,7 @@ class Pipeline(torch.nn.Module):
     def device(self) -> torch.device:
         return self.body.v_template.device
 
-    @torch.no_grad()
+    @torch.inference_mode()
     def __call__(self, keypoints_2d, visibility, intrinsics) -> PipelineOutput:
         """keypoints_2d (N, 33, 2) px, visibility (N, 33) in [0, 1], intrinsics (N, 4) fx, fy, cx, cy."""
         dev, dt = self.device, self.body.v_template.dtype

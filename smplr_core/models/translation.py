@@ -39,8 +39,9 @@ def fit_translation(points_rel: torch.Tensor, keypoints_px: torch.Tensor, weight
     a = a.reshape(a.shape[0], -1, 3)
     b = b.reshape(b.shape[0], -1)
     ww = w.repeat_interleave(2, dim=1)
-    ata = torch.einsum("bki,bk,bkj->bij", a, ww, a)
-    atb = torch.einsum("bki,bk,bk->bi", a, ww, b)
+    aw = a * ww[..., None]  # plain products: 3-operand einsums cost more than the algebra here
+    ata = aw.transpose(1, 2) @ a
+    atb = (aw * b[..., None]).sum(dim=1)
     count = (w > 0).sum(dim=1)
     eye = torch.eye(3, dtype=dtype, device=a.device)
     reg = 1e-9 * eye
@@ -58,8 +59,9 @@ def fit_translation(points_rel: torch.Tensor, keypoints_px: torch.Tensor, weight
         jx = torch.stack([f[..., 0] / z, zeros, -f[..., 0] * p[..., 0] / z**2], -1)
         jy = torch.stack([zeros, f[..., 1] / z, -f[..., 1] * p[..., 1] / z**2], -1)
         jac = torch.stack([jx, jy], 2).reshape(p.shape[0], -1, 3)
-        jtj = torch.einsum("bki,bk,bkj->bij", jac, ww, jac)
-        jtr = torch.einsum("bki,bk,bk->bi", jac, ww, r)
+        jw = jac * ww[..., None]
+        jtj = jw.transpose(1, 2) @ jac
+        jtr = (jw * r[..., None]).sum(dim=1)
         lm = 1e-6 * jtj.diagonal(dim1=1, dim2=2).mean(-1, keepdim=True)[..., None] * eye
         step = torch.linalg.solve(torch.where(good[:, None, None], jtj + lm, eye), jtr[..., None])[..., 0]
         step = torch.where(good[:, None] & torch.isfinite(step).all(-1, keepdim=True), step, torch.zeros_like(step))
