@@ -26,6 +26,8 @@ ARGUMENTS = {
     "record": ("", "Output folder of the recorder (video + contact sheet); '' = no recorder"),
     "params_file": ("{share}/config/params.yaml", "ROS 2 parameters file for all nodes"),
     "device": ("cpu", "Torch device of the reconstruct node: cpu or cuda"),
+    "frontend": ("blazepose", "3D lift: blazepose (default, more accurate) or hourglass (the "
+                              "paper's volumetric CNN on BlazePose's person boxes)"),
     "frontend_model": ("full", "BlazePose landmark network: lite, full or heavy"),
 }
 
@@ -42,7 +44,8 @@ NODES = [
     {
         "package": "smplr_ros", "executable": "reconstruct", "name": "reconstruct",
         "condition": None, "required": True,
-        "parameters": {"device": "{device}", "frontend_model": "{frontend_model}",
+        "parameters": {"device": "{device}", "frontend": "{frontend}",
+                       "frontend_model": "{frontend_model}",
                        # Our own source publishes reliably: take its frames reliably too (large
                        # frames are often lost best effort, see docs/ros.md).
                        "image_reliable": {"python": "'{video}' != ''"}},

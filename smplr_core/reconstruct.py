@@ -5,9 +5,13 @@ ROS. Command line (installed as ``smplr-reconstruct``)::
 
     smplr-reconstruct VIDEO_OR_FOLDER [--fx F --fy F --cx C --cy C] --out result.npz [--json]
                       [--max-people N] [--render overlay.mp4] [--device cpu|cuda]
+                      [--frontend blazepose|hourglass]
 
 Flow per frame (DESIGN §2): image -> front-end (BlazePose 2D keypoints + tracking) -> DAE ->
-SMPLR -> body model, all inside :class:`smplr_core.pipeline.Pipeline`.
+SMPLR -> body model, all inside :class:`smplr_core.pipeline.Pipeline`. With the ``hourglass``
+front-end (the paper's volumetric CNN, docs/hourglass.md) BlazePose still detects and tracks the
+people; their boxes go to :class:`HourglassPipeline` (hourglass -> SMPLR -> body model) instead of
+the DAE. It is not the default: on held-out renders it is worse than the BlazePose path.
 
 Camera intrinsics: pass the real ones when known. Otherwise they default to a pinhole camera with a
 :data:`DEFAULT_FOV_DEG` field of view across the longer image side, principal point at the image
@@ -33,6 +37,9 @@ DEFAULT_FOV_DEG = 60.0
 # Frame rate assumed for image folders (they carry no timing).
 FOLDER_FPS = 10.0
 IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png", ".bmp", ".tif", ".tiff", ".webp")
+# What lifts each detected person to 3D: "blazepose" = its 2D keypoints -> DAE -> SMPLR (default);
+# "hourglass" = its box -> the paper's volumetric hourglass -> SMPLR.
+FRONTENDS = ("blazepose", "hourglass")
 
 
 def default_intrinsics(width: int, height: int, fx: float = 0.0, fy: float = 0.0,
@@ -180,23 +187,42 @@ def _numpy(x) -> np.ndarray:
 class Reconstructor:
     """Image -> :class:`FrameResult`: the front-end's tracker followed by the SMPLR pipeline.
 
-    ``detection_score_threshold`` drops low-confidence people; keypoints whose visibility is below
-    ``min_visibility`` are passed to the 3D stages as invisible. Settings can be changed between
-    frames (the ROS node does so when its parameters change).
+    ``frontend`` (one of FRONTENDS) picks the 3D lift: ``blazepose`` (the tracker's keypoints ->
+    DAE -> SMPLR) or ``hourglass`` (the tracker's person boxes -> the paper's hourglass -> SMPLR;
+    ``weights_dir`` is then unused, the hourglass ships its own SMPLR). ``frontend_model`` is the
+    BlazePose variant in both cases. ``detection_score_threshold`` drops low-confidence people;
+    keypoints whose visibility is below ``min_visibility`` are passed to the 3D stages as
+    invisible. Settings can be changed between frames (the ROS node does so when its parameters
+    change).
     """
 
     def __init__(self, frontend_model: str = "full", max_people: int = 4, device: str = "cpu",
                  weights_dir: str | None = None, body_model_path: str | None = None,
-                 detection_score_threshold: float = 0.5, min_visibility: float = 0.3):
+                 detection_score_threshold: float = 0.5, min_visibility: float = 0.3,
+                 frontend: str = "blazepose"):
         from smplr_core.frontends import PoseTracker
-        from smplr_core.pipeline import Pipeline
 
+        if frontend not in FRONTENDS:
+            raise ValueError(f"frontend must be one of {', '.join(FRONTENDS)}, got {frontend!r}")
         self.device = device
+        self.frontend = frontend
         self.max_people = int(max_people)
         self.detection_score_threshold = float(detection_score_threshold)
         self.min_visibility = float(min_visibility)
-        self.pipeline = Pipeline.load(weights_dir=weights_dir or None,
-                                      body_model_path=body_model_path or None, device=device)
+        # Exactly one lift is loaded; both give the core Pipeline's output fields.
+        self.pipeline = None
+        self.lift = None
+        if frontend == "hourglass":
+            from smplr_core.frontends.hourglass.pipeline import HourglassPipeline
+
+            self.lift = HourglassPipeline.load(body_model_path=body_model_path or None,
+                                               device=device)
+        else:
+            from smplr_core.pipeline import Pipeline
+
+            self.pipeline = Pipeline.load(weights_dir=weights_dir or None,
+                                          body_model_path=body_model_path or None, device=device)
+        # BlazePose finds and tracks the people for either lift (the hourglass crops its boxes).
         self.tracker = PoseTracker(model=frontend_model, max_people=self.max_people, device=device)
 
     @staticmethod
@@ -211,7 +237,7 @@ class Reconstructor:
     @property
     def faces(self) -> np.ndarray:
         """(F, 3) int mesh triangles of the body model."""
-        return _numpy(self.pipeline.faces).astype(np.int64)
+        return _numpy((self.lift or self.pipeline).faces).astype(np.int64)
 
     def reset(self) -> None:
         """Forget tracks (e.g. when the video loops or the camera changes)."""
@@ -237,9 +263,13 @@ class Reconstructor:
         if n == 0:   # nobody: nothing to lift (and no batch of size 0 through the stages)
             return self._empty(intr, 1000 * (frontend_done - start))
         with torch.no_grad():
-            out = self.pipeline(torch.from_numpy(keypoints).to(self.device),
-                                torch.from_numpy(lifted_vis).to(self.device),
-                                torch.from_numpy(np.tile(intr, (n, 1))).to(self.device))
+            if self.lift is not None:
+                boxes = np.stack([np.asarray(p.box, np.float32) for p in people])
+                out = self.lift(rgb, boxes, intr)
+            else:
+                out = self.pipeline(torch.from_numpy(keypoints).to(self.device),
+                                    torch.from_numpy(lifted_vis).to(self.device),
+                                    torch.from_numpy(np.tile(intr, (n, 1))).to(self.device))
         done = time.perf_counter()
         return FrameResult(
             track_ids=np.array([int(p.track_id) for p in people], np.int64),
@@ -338,7 +368,11 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--cy", type=float, default=0.0, help="principal point y (default: image centre)")
     p.add_argument("--max-people", type=int, default=4, help="most people per frame (default 4)")
     p.add_argument("--max-frames", type=int, default=0, help="stop after this many frames (0 = all)")
-    p.add_argument("--frontend-model", default="full", choices=("lite", "full", "heavy"))
+    p.add_argument("--frontend", default="blazepose", choices=FRONTENDS,
+                   help="3D lift: blazepose (keypoints -> DAE -> SMPLR, default, more accurate) or "
+                        "hourglass (the paper's volumetric CNN on the person boxes -> SMPLR)")
+    p.add_argument("--frontend-model", default="full", choices=("lite", "full", "heavy"),
+                   help="BlazePose variant (it also finds the people for --frontend hourglass)")
     p.add_argument("--device", default="cpu", help="torch device: cpu or cuda (default cpu)")
     p.add_argument("--weights-dir", default="", help="checkpoint folder (default: shipped weights/)")
     p.add_argument("--body-model", default="",
@@ -358,7 +392,7 @@ def run(args: argparse.Namespace) -> dict[str, np.ndarray]:
     intrinsics = default_intrinsics(info.width, info.height, args.fx, args.fy, args.cx, args.cy)
     reconstructor = Reconstructor(args.frontend_model, args.max_people, args.device,
                                   args.weights_dir or None, args.body_model or None,
-                                  args.score_threshold)
+                                  args.score_threshold, frontend=args.frontend)
     renderer = None
     if args.render:
         from smplr_core.render import VideoRenderer
@@ -382,12 +416,13 @@ def run(args: argparse.Namespace) -> dict[str, np.ndarray]:
     names = name_tables()
     meta = {"input": str(info.path), "frames": frames_done, "fps": info.fps,
             "image_width": info.width, "image_height": info.height,
-            "intrinsics": intrinsics.tolist(), "seconds": elapsed}
+            "intrinsics": intrinsics.tolist(), "frontend": args.frontend, "seconds": elapsed}
     out = Path(args.out)
     out.parent.mkdir(parents=True, exist_ok=True)
     np.savez_compressed(out, **table, **{k: np.array(v) for k, v in names.items()},
                         intrinsics=intrinsics, image_size=np.array([info.width, info.height]),
-                        fps=np.float32(info.fps), frame_count=np.int64(frames_done))
+                        fps=np.float32(info.fps), frame_count=np.int64(frames_done),
+                        frontend=np.array(args.frontend))
     written = [str(out)]
     if args.json:
         json_path = out.with_suffix(".json")

@@ -54,7 +54,12 @@ _INTRINSIC = dict(low=0.0, high=100000.0, unit="px")
 RECONSTRUCT_PARAMS: tuple[ParamSpec, ...] = (
     ParamSpec("device", "cpu", "Torch device for the front-end and SMPLR: cpu or cuda",
               choices=("cpu", "cuda"), read_only=True),
-    ParamSpec("frontend_model", "full", "BlazePose landmark network: lite (fastest), full, heavy",
+    ParamSpec("frontend", "blazepose",
+              "3D lift of each person: blazepose (its keypoints -> DAE -> SMPLR, more accurate) or "
+              "hourglass (the paper's volumetric CNN on its box -> SMPLR)",
+              choices=("blazepose", "hourglass"), read_only=True),
+    ParamSpec("frontend_model", "full", "BlazePose landmark network: lite (fastest), full, heavy; "
+              "it also finds the people for frontend hourglass",
               choices=("lite", "full", "heavy"), read_only=True),
     ParamSpec("max_people", 4, "Most people tracked and published per frame", low=1, high=16),
     ParamSpec("body_model_path", "", "Body model file; '' = the free CC0 model shipped in weights/body/, "

@@ -11,9 +11,11 @@ Publishes
   ``/diagnostics``         diagnostic_msgs/DiagnosticArray rate, latency, dropped frames, last error
 
 The node is a thin adapter (image_pipeline style): message -> numpy -> smplr_core Reconstructor
-(front-end -> DAE -> SMPLR -> body model) -> messages. Inference runs on a worker thread, never in
-the subscription callback: the callback only keeps the newest frame (a one-slot mailbox) and counts
-the frames it replaced, so a fast camera never builds a backlog — latency stays one frame deep.
+(front-end -> DAE -> SMPLR -> body model, or with ``frontend:=hourglass`` the front-end's person
+boxes -> the paper's hourglass -> SMPLR -> body model) -> messages. Inference runs on a worker
+thread, never in the subscription callback: the callback only keeps the newest frame (a one-slot
+mailbox) and counts the frames it replaced, so a fast camera never builds a backlog — latency
+stays one frame deep.
 """
 from __future__ import annotations
 
@@ -162,7 +164,8 @@ def make_node_class():
             self.worker = threading.Thread(target=self._work, name="smplr-inference", daemon=True)
             self.worker.start()
             self.get_logger().info(
-                f"ready: device={self.params['device']} frontend={self.params['frontend_model']} "
+                f"ready: device={self.params['device']} frontend={self.params['frontend']} "
+                f"frontend_model={self.params['frontend_model']} "
                 f"max_people={self.params['max_people']}; listening on "
                 f"{self.image_sub.topic_name}")
 
@@ -186,12 +189,14 @@ def make_node_class():
             try:
                 return Reconstructor(p["frontend_model"], p["max_people"], p["device"],
                                      p["weights_dir"] or None, p["body_model_path"] or None,
-                                     p["detection_score_threshold"], p["min_visibility"])
+                                     p["detection_score_threshold"], p["min_visibility"],
+                                     frontend=p["frontend"])
             except Exception as exc:  # any loader failure becomes one line naming the inputs
                 raise StartupError(
                     f"cannot load the models ({type(exc).__name__}: {_one_line(exc)}); parameters "
                     f"weights_dir='{p['weights_dir']}' body_model_path='{p['body_model_path']}' "
-                    f"frontend_model='{p['frontend_model']}'; fix or clear them and re-run "
+                    f"frontend='{p['frontend']}' frontend_model='{p['frontend_model']}'; fix or "
+                    f"clear them and re-run "
                     f"scripts/setup.sh if shipped files are damaged") from None
 
         # -- callbacks (executor thread: cheap only) -------------------------------------------
@@ -327,6 +332,7 @@ def make_node_class():
                 "people_last_frame": str(s.people_last),
                 "camera_info": "received" if self.camera_info is not None else "none (parameters)",
                 "device": self.params["device"],
+                "frontend": self.params["frontend"],
                 "frontend_model": self.params["frontend_model"],
             }
             status = DiagnosticStatus(level=level, name=f"smplr: {self.get_name()}",
