@@ -9,7 +9,7 @@ import torch
 
 from smplr_core import geometry
 from smplr_core.models.checkpoint import CheckpointError, load_checkpoint, save_checkpoint
-from smplr_core.models.dae import DAE, DAEConfig
+from smplr_core.models.dae import DAE, DAEConfig, metric_state_to_box
 from smplr_core.models.translation import fit_translation
 from smplr_core.pipeline import load_dae, load_smplr
 from smplr_core.train.config import CPU
@@ -26,6 +26,23 @@ def test_dae_shapes_and_paper_default():
     s = H.train_generator().sample(torch.Generator().manual_seed(0), 8)
     out = dae.eval()(s["keypoints"], s["visibility"], s["intrinsics"])
     assert out.shape == (8, 41, 3) and torch.isfinite(out).all()
+
+
+def test_box_scale_dae_continues_a_metric_one_exactly():
+    """A metric-output DAE converted to box-scale output computes the same points; old configs
+    (no output_scale) read as metric."""
+    metric = DAE(DAEConfig(widths=(64, 64, 32, 64, 64), output_scale="metric")).eval()
+    box = DAE(DAEConfig(widths=(64, 64, 32, 64, 64), output_scale="box")).eval()
+    box.load_state_dict(metric_state_to_box(metric.state_dict()))
+    s = H.train_generator().sample(torch.Generator().manual_seed(2), 6)
+    a = metric(s["keypoints"], s["visibility"], s["intrinsics"])
+    b = box(s["keypoints"], s["visibility"], s["intrinsics"])
+    assert b.shape == (6, 41, 3) and torch.allclose(a, b, atol=1e-5)
+    old = metric.cfg.to_dict()
+    del old["output_scale"]
+    assert DAEConfig.from_dict(old).output_scale == "metric"
+    with pytest.raises(ValueError, match="output_scale"):
+        DAE(DAEConfig(widths=(8, 8, 8, 8, 8), output_scale="pixels"))
 
 
 def test_dae_ignores_hidden_coordinates():

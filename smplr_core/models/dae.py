@@ -20,6 +20,8 @@ from torch import nn
 NUM_KEYPOINTS_2D = 33
 NUM_OUTPUT_POINTS = 23 + 18
 VISIBILITY_THRESHOLD = 0.5
+OUTPUT_SCALES = ("metric", "box")
+TYPICAL_BOX_SIZE_LOG_M = 0.5  # log of ~1.65 m, the box (larger side) of a standing adult
 
 
 @dataclass(frozen=True)
@@ -29,6 +31,11 @@ class DAEConfig:
     input_dropout: float = 0.1  # probability a visible keypoint is hidden in training
     input_noise: float = 0.01  # std of extra Gaussian noise on normalised coordinates in training
     dropout: float = 0.0
+    # "metric": the network outputs metres directly (the first shipped weights). "box": it outputs the
+    # points in units of the person's 2D box size (then x, y are nearly a linear function of the
+    # normalised input, which is divided by that size) plus one log-scale, the box size in metres; the
+    # output is their product. A plain MLP learns that product poorly when it has to output metres.
+    output_scale: str = "box"
 
     def to_dict(self) -> dict:
         return asdict(self)
@@ -37,7 +44,20 @@ class DAEConfig:
     def from_dict(cls, d: dict) -> "DAEConfig":
         d = dict(d)
         d["widths"] = tuple(d["widths"])
+        d.setdefault("output_scale", "metric")  # checkpoints made before the option existed
         return cls(**d)
+
+
+def metric_state_to_box(state: dict) -> dict:
+    """State dict of an ``output_scale="metric"`` DAE -> one of the same widths with ``"box"`` output
+    that computes exactly the same function (the log-scale row starts at zero: size 1 m), so a trained
+    metric DAE can be fine-tuned as a box-scale one."""
+    out = dict(state)
+    for layer in ("head", "lift"):
+        w, b = state[f"{layer}.weight"], state[f"{layer}.bias"]
+        out[f"{layer}.weight"] = torch.cat([w, torch.zeros_like(w[:1])])
+        out[f"{layer}.bias"] = torch.cat([b, torch.zeros_like(b[:1])])
+    return out
 
 
 def normalise_keypoints(
@@ -74,7 +94,10 @@ class DAE(nn.Module):
         self.cfg = cfg
         w = cfg.widths
         in_dim = NUM_KEYPOINTS_2D * 3 + 2
-        out_dim = NUM_OUTPUT_POINTS * 3
+        if cfg.output_scale not in OUTPUT_SCALES:
+            raise ValueError(f"DAEConfig.output_scale must be one of {OUTPUT_SCALES}, not {cfg.output_scale!r}")
+        self.box_scale = cfg.output_scale == "box"
+        out_dim = NUM_OUTPUT_POINTS * 3 + (1 if self.box_scale else 0)
 
         def block(i: int, o: int) -> nn.Sequential:
             return nn.Sequential(nn.Linear(i, o), nn.BatchNorm1d(o), nn.ELU(), nn.Dropout(cfg.dropout))
@@ -88,6 +111,9 @@ class DAE(nn.Module):
         self.skip_bd = nn.Identity() if w[1] == w[3] else nn.Linear(w[1], w[3])
         self.head = nn.Linear(w[4], out_dim)
         self.lift = nn.Linear(in_dim, out_dim)  # residual path from the input
+        if self.box_scale:  # start the log-scale at a typical box size
+            with torch.no_grad():
+                self.head.bias[-1] += TYPICAL_BOX_SIZE_LOG_M
 
     def features(
         self, keypoints_px: torch.Tensor, visibility: torch.Tensor, intrinsics: torch.Tensor
@@ -108,7 +134,10 @@ class DAE(nn.Module):
         d = self.d(c) + self.skip_bd(b)
         e = self.e(d) + self.skip_ae(a)
         out = self.head(e) + self.lift(x)
-        return out.view(-1, NUM_OUTPUT_POINTS, 3)
+        if self.box_scale:
+            size_m = torch.exp(out[:, -1:].clamp(-3.0, 3.0))  # box size in metres, bounded
+            out = out[:, :-1] * size_m
+        return out.reshape(-1, NUM_OUTPUT_POINTS, 3)
 
     def forward(self, keypoints_px: torch.Tensor, visibility: torch.Tensor, intrinsics: torch.Tensor) -> torch.Tensor:
         """keypoints_px (B, 33, 2), visibility (B, 33), intrinsics (B, 4) -> (B, 41, 3)."""

@@ -57,7 +57,7 @@ class TrainConfig:
 PAPER = TrainConfig()
 
 CPU = TrainConfig(
-    dae=DAEConfig(widths=(512, 512, 256, 512, 512)),
+    dae=DAEConfig(widths=(512, 512, 256, 512, 512), output_scale="metric"),
     smplr_shape_widths=(256, 256),
     smplr_pose_widths=(512, 512),
     steps={"dae": 8000, "smplr-shape": 800, "smplr-pose": 4000, "end2end": 1500},
@@ -66,4 +66,13 @@ CPU = TrainConfig(
     num_vertex_samples=64,
 )
 
-NAMED_CONFIGS = {"paper": PAPER, "cpu": CPU}
+# The shipped DAE: the ``cpu`` DAE (metric output, 8,000 steps) continued as a box-scale DAE
+# (``--init`` converts it exactly) for more steps at a lower peak rate, then end-to-end again.
+CPU_DAE_CONTINUE = replace(
+    CPU,
+    dae=DAEConfig(widths=(512, 512, 256, 512, 512), output_scale="box"),
+    steps={**CPU.steps, "dae": 26000},
+    lr={**CPU.lr, "dae": 1e-3},
+)
+
+NAMED_CONFIGS = {"paper": PAPER, "cpu": CPU, "cpu-dae-continue": CPU_DAE_CONTINUE}

@@ -23,7 +23,7 @@ from smplr_core.data.point_body import PointBody, skinning_support
 from smplr_core.models.checkpoint import (
     WEIGHT_FILES, CheckpointError, load_checkpoint, load_state, save_checkpoint,
 )
-from smplr_core.models.dae import DAE
+from smplr_core.models.dae import DAE, DAEConfig, metric_state_to_box
 from smplr_core.models.smplr import SMPLR, SMPLRConfig, point_tree
 from smplr_core.train import distributed
 from smplr_core.train.config import STAGES, TrainConfig
@@ -275,8 +275,13 @@ class Trainer:
         for name, module in (("dae", self.dae), ("smplr", self.smplr), ("smplr_joints_only", self.smplr_jo),
                              ("smplr_end2end", self.smplr_e2e)):
             path = Path(weights_dir) / WEIGHT_FILES[name]
-            if module is not None and path.is_file():
-                load_state(module, load_checkpoint(path, "dae" if name == "dae" else "smplr"), path)
+            if module is None or not path.is_file():
+                continue
+            payload = load_checkpoint(path, "dae" if name == "dae" else "smplr")
+            if (name == "dae" and self.cfg.dae.output_scale == "box"
+                    and DAEConfig.from_dict(payload["config"]).output_scale == "metric"):
+                payload["state_dict"] = metric_state_to_box(payload["state_dict"])  # same function, new head
+            load_state(module, payload, path)
 
     # ----------------------------------------------------------------- stages
     def _stage_module(self, stage: str) -> tuple[nn.Module, list]:
