@@ -54,6 +54,10 @@ _INTRINSIC = dict(low=0.0, high=100000.0, unit="px")
 RECONSTRUCT_PARAMS: tuple[ParamSpec, ...] = (
     ParamSpec("device", "cpu", "Torch device for the front-end and SMPLR: cpu or cuda",
               choices=("cpu", "cuda"), read_only=True),
+    ParamSpec("torch_threads", 1,
+              "CPU threads torch uses for inference. 1 is fastest on 2 cores: the other core "
+              "serves DDS, message building and other processes (bench/node.py)",
+              low=1, high=64, read_only=True),
     ParamSpec("frontend", "blazepose",
               "3D lift of each person: blazepose (its keypoints -> DAE -> SMPLR, more accurate) or "
               "hourglass (the paper's volumetric CNN on its box -> SMPLR)",

@@ -180,9 +180,10 @@ def make_node_class():
                     raise StartupError(
                         f"{what} not found: {p[name]} (parameter '{name}'); fix the path or set "
                         f"{name}:='' for the shipped default")
-            if p["device"] == "cuda":
-                import torch
+            import torch
 
+            torch.set_num_threads(p["torch_threads"])
+            if p["device"] == "cuda":
                 if not torch.cuda.is_available():
                     raise StartupError("parameter 'device' is 'cuda' but torch sees no CUDA "
                                        "device; set device:=cpu")
