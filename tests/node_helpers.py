@@ -1,6 +1,7 @@
 """Helpers for the reconstruct-node tests: a probe node that feeds images and records outputs."""
 from __future__ import annotations
 
+import contextlib
 import subprocess
 import sys
 import time
@@ -37,6 +38,39 @@ def start_node(*ros_args: str) -> subprocess.Popen:
     """The reconstruct node as its own process (stdout+stderr captured)."""
     return subprocess.Popen([sys.executable, str(NODE_EXE), "--ros-args", *ros_args], cwd=REPO,
                             stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+
+
+# First start loads the networks and compiles; generous on a busy 2-core machine.
+STARTUP_TIMEOUT_S = 180.0
+
+
+@contextlib.contextmanager
+def running_node(*ros_args: str, probe_name: str = "reconstruct_probe", output: list | None = None):
+    """Start the reconstruct node, wait until it subscribes to the probe's images, and yield
+    ``(probe, node_proc)``; on exit close the probe, shut rclpy down and stop the node. The
+    node's printed output is appended to ``output`` when given."""
+    import pytest
+    import rclpy
+
+    from ros_helpers import stop
+
+    node_proc = start_node(*ros_args)
+    rclpy.init()
+    probe = Probe(rclpy, probe_name)
+    try:
+        ready = probe.spin_until(lambda: probe.image_pub.get_subscription_count() > 0
+                                 or node_proc.poll() is not None, STARTUP_TIMEOUT_S)
+        if not ready or node_proc.poll() is not None:
+            pytest.fail("reconstruct node did not start:\n" + stop(node_proc))
+        probe.spin_for(1.0)   # discovery of the node's publishers
+        yield probe, node_proc
+    finally:
+        probe.close()
+        rclpy.try_shutdown()
+        text = stop(node_proc)
+        print(text)
+        if output is not None:
+            output.append(text)
 
 
 def run_node_until_exit(*ros_args: str, timeout_s: float = 120.0) -> subprocess.CompletedProcess:

@@ -8,12 +8,10 @@ import cv2
 import numpy as np
 import pytest
 
-from node_helpers import REPO, Probe, run_node_until_exit, sample_frame, start_node
-from ros_helpers import stop
+from node_helpers import REPO, run_node_until_exit, running_node, sample_frame
 from smplr_ros.launch_graph import build_commands
 from test_node_startup import assert_one_line_naming
 
-STARTUP_TIMEOUT_S = 180.0
 FRAME_TIMEOUT_S = 90.0
 FRAMES = (118, 120)
 
@@ -77,20 +75,12 @@ def test_invalid_frontend_exits_at_startup_with_one_line():
 
 @pytest.mark.ros
 def test_node_with_the_hourglass_publishes_people_and_keeps_the_frontend_fixed():
-    import rclpy
     from rcl_interfaces.srv import SetParameters
     from rclpy.parameter import Parameter
 
-    node_proc = start_node("-p", "frontend:=hourglass", "-p", "max_people:=2")
-    rclpy.init()
-    probe = Probe(rclpy, "hourglass_probe")
-    output = ""
-    try:
-        ready = probe.spin_until(lambda: probe.image_pub.get_subscription_count() > 0
-                                 or node_proc.poll() is not None, STARTUP_TIMEOUT_S)
-        if not ready or node_proc.poll() is not None:
-            pytest.fail("reconstruct node did not start:\n" + stop(node_proc))
-        probe.spin_for(1.0)   # discovery of the node's publishers
+    output = []
+    with running_node("-p", "frontend:=hourglass", "-p", "max_people:=2",
+                      probe_name="hourglass_probe", output=output) as (probe, node_proc):
         msg = probe.send_until_answered(sample_frame(), FRAME_TIMEOUT_S)
         assert msg is not None, "no People message answered a good frame"
         assert len(msg.people) >= 1
@@ -110,9 +100,4 @@ def test_node_with_the_hourglass_publishes_people_and_keeps_the_frontend_fixed()
         (result,) = future.result().results
         assert not result.successful and "read-only" in result.reason
         assert node_proc.poll() is None
-    finally:
-        probe.close()
-        rclpy.try_shutdown()
-        output = stop(node_proc)
-        print(output)
-    assert "frontend=hourglass" in output
+    assert "frontend=hourglass" in output[0]

@@ -6,35 +6,19 @@ images from this process and checks what comes back on /human_pose/* and /diagno
 import numpy as np
 import pytest
 
-from node_helpers import TEST_FRAME_ID, Probe, sample_frame, start_node, status_values
+from node_helpers import TEST_FRAME_ID, running_node, sample_frame, status_values
 from ros_helpers import stop
 from smplr_ros.params import RECONSTRUCT_PARAMS
 
 pytestmark = pytest.mark.ros
 
-STARTUP_TIMEOUT_S = 180.0
 FRAME_TIMEOUT_S = 60.0
 
 
 @pytest.fixture(scope="module")
 def graph():
-    import rclpy
-
-    node_proc = start_node("-p", "max_people:=2", "-p", "marker_mesh_decimation:=8")
-    rclpy.init()
-    probe = Probe(rclpy)
-    try:
-        ready = probe.spin_until(lambda: probe.image_pub.get_subscription_count() > 0
-                                 or node_proc.poll() is not None, STARTUP_TIMEOUT_S)
-        if not ready or node_proc.poll() is not None:
-            pytest.fail("reconstruct node did not start:\n" + stop(node_proc))
-        probe.spin_for(1.0)   # discovery of the node's publishers
-        yield probe, node_proc
-    finally:
-        probe.close()
-        rclpy.try_shutdown()
-        output = stop(node_proc)
-        print(output)
+    with running_node("-p", "max_people:=2", "-p", "marker_mesh_decimation:=8") as started:
+        yield started
 
 
 @pytest.fixture(scope="module")
