@@ -100,8 +100,9 @@ class DAEStage(nn.Module):
         return loss, {"points_mm": loss.item() * 1e3}
 
 
-class ShapeStage(nn.Module):
-    """SMPLR shape nets (main and optional joints-only) from clean 3D (+ small noise), GT pose decoding."""
+class _SMPLRStage(nn.Module):
+    """Common part of the SMPLR stages: the nets (main and optional joints-only), the decoded
+    loss, and inputs = ground-truth 3D points + small Gaussian noise."""
 
     def __init__(self, smplrs: nn.ModuleList, loss: DecodedLoss, input_noise_m: float):
         super().__init__()
@@ -109,11 +110,20 @@ class ShapeStage(nn.Module):
         self.loss = loss
         self.input_noise_m = input_noise_m
 
-    def forward(self, batch: dict) -> tuple[torch.Tensor, dict]:
+    def inputs(self, batch: dict) -> tuple[torch.Tensor, tuple[torch.Tensor, ...]]:
+        """Noisy 3D input points and the decoded ground truth of ``batch``."""
         x = batch["points3d"] + self.input_noise_m * torch.randn_like(batch["points3d"])
-        total, logs = 0.0, {}
         with torch.no_grad():
             gt = self.loss.decode(batch["betas"], batch["rotmats"])
+        return x, gt
+
+
+class ShapeStage(_SMPLRStage):
+    """SMPLR shape nets (main and optional joints-only) from clean 3D (+ small noise), GT pose decoding."""
+
+    def forward(self, batch: dict) -> tuple[torch.Tensor, dict]:
+        x, gt = self.inputs(batch)
+        total, logs = 0.0, {}
         for i, m in enumerate(self.smplrs):
             betas = m.forward_shape(x)
             loss, lg = self.loss(betas, batch["rotmats"], batch["betas"], batch["rotmats"], gt)
@@ -122,20 +132,12 @@ class ShapeStage(nn.Module):
         return total, logs
 
 
-class PoseStage(nn.Module):
+class PoseStage(_SMPLRStage):
     """SMPLR pose nets on top of their (frozen) shape nets."""
 
-    def __init__(self, smplrs: nn.ModuleList, loss: DecodedLoss, input_noise_m: float):
-        super().__init__()
-        self.smplrs = smplrs
-        self.loss = loss
-        self.input_noise_m = input_noise_m
-
     def forward(self, batch: dict) -> tuple[torch.Tensor, dict]:
-        x = batch["points3d"] + self.input_noise_m * torch.randn_like(batch["points3d"])
+        x, gt = self.inputs(batch)
         total, logs = 0.0, {}
-        with torch.no_grad():
-            gt = self.loss.decode(batch["betas"], batch["rotmats"])
         for i, m in enumerate(self.smplrs):
             with torch.no_grad():
                 betas = m.forward_shape(x)
