@@ -155,15 +155,21 @@ def _install_checked(step: str, data: bytes, target: Path, sha256: str) -> None:
     tmp.replace(target)
 
 
+def _extract_from_wheel(step: str, requirement: str, files: list, out: Path, work: Path) -> None:
+    """Download the wheel ``requirement`` (no install) and extract ``files`` (each with
+    ``member``, ``filename``, ``sha256``) into ``out``, hashes checked."""
+    wheel = _pip_download(step, requirement, work)
+    with zipfile.ZipFile(wheel) as zf:
+        for f in files:
+            _install_checked("extract " + f.filename, zf.read(f.member), out / f.filename, f.sha256)
+
+
 def fetch_models(work: Path) -> None:
     """Step 1: official .tflite files into ``model_dir()``, hashes checked."""
     out = model_dir()
     wheel_needed = [m for m in MODEL_FILES if m.source == "wheel" and not _has(out / m.filename, m.sha256)]
     if wheel_needed:
-        wheel = _pip_download("fetch mediapipe wheel", MEDIAPIPE_WHEEL, work)
-        with zipfile.ZipFile(wheel) as zf:
-            for m in wheel_needed:
-                _install_checked("extract " + m.filename, zf.read(m.member), out / m.filename, m.sha256)
+        _extract_from_wheel("fetch mediapipe wheel", MEDIAPIPE_WHEEL, wheel_needed, out, work)
     npm_needed = [m for m in MODEL_FILES if m.source == "npm" and not _has(out / m.filename, m.sha256)]
     if npm_needed:
         if shutil.which("npm") is None:
@@ -237,10 +243,7 @@ def fetch_media(work: Path) -> None:
             _install_checked("extract " + f.filename, (unpacked / f.member).read_bytes(), out / f.filename, f.sha256)
     s2d_needed = [f for f in MEDIA_FILES if f.source == "sports2d" and not _has(out / f.filename, f.sha256)]
     if s2d_needed:
-        wheel = _pip_download("fetch sports2d wheel", SPORTS2D_WHEEL, work)
-        with zipfile.ZipFile(wheel) as zf:
-            for f in s2d_needed:
-                _install_checked("extract " + f.filename, zf.read(f.member), out / f.filename, f.sha256)
+        _extract_from_wheel("fetch sports2d wheel", SPORTS2D_WHEEL, s2d_needed, out, work)
 
 
 def prepare() -> None:
