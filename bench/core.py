@@ -3,6 +3,7 @@ batch 1, 8 and 64, training-data generation throughput, and the held-out evaluat
 
     python bench/core.py            # uses weights/core/eval.json when present (written by smplr-eval)
     python bench/core.py --eval     # re-runs the evaluation first
+    python bench/core.py --device cuda   # pipeline latency on a GPU -> bench/results/core_cuda.json
 
 Prints one table and writes bench/results/core.json.
 """
@@ -32,13 +33,16 @@ BATCHES = (1, 8, 64)
 
 def pipeline_latency_ms(pipe: Pipeline, sample: dict, batch: int, repeats: int) -> float:
     """Median wall time of one pipeline call on ``batch`` people (ms)."""
-    kp, vis, k = (sample[n][:batch] for n in ("keypoints", "visibility", "intrinsics"))
+    kp, vis, k = (sample[n][:batch].to(pipe.device) for n in ("keypoints", "visibility", "intrinsics"))
+    sync = torch.cuda.synchronize if pipe.device.type == "cuda" else (lambda: None)
     for _ in range(5):
         pipe(kp, vis, k)
     times = []
     for _ in range(repeats):
+        sync()
         t = time.perf_counter()
-        pipe(kp, vis, k)
+        out = pipe(kp, vis, k)
+        out.vertices.sum().item() if pipe.device.type == "cuda" else None  # results on the host side
         times.append((time.perf_counter() - t) * 1e3)
     return statistics.median(times)
 
@@ -55,12 +59,34 @@ def generation_rate(gen: SampleGenerator, batch: int = 4096, rounds: int = 5) ->
     return statistics.median(rates)
 
 
+def cuda_latency(args) -> int:
+    """Pipeline latency on a GPU at batch 1, 8, 64 and 512 (ms, median, synchronised)."""
+    body = load_body_model()
+    gen = SampleGenerator(body)
+    sample = gen.sample(torch.Generator().manual_seed(1), 512)
+    pipe = Pipeline.load(args.weights, device=args.device)
+    result = {"device": torch.cuda.get_device_name(), "torch": torch.__version__}
+    for b in BATCHES + (512,):
+        result[f"latency_ms_b{b}"] = round(pipeline_latency_ms(pipe, sample, b, args.repeats), 3)
+        result[f"latency_ms_per_person_b{b}"] = round(result[f"latency_ms_b{b}"] / b, 4)
+    for k, v in result.items():
+        print(f"{k:<34} {v:>12}")
+    out = RESULTS.with_name("core_cuda.json")
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.write_text(json.dumps(result, indent=1))
+    print(f"wrote {out}")
+    return 0
+
+
 def main(argv=None) -> int:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--weights", default=str(DEFAULT_WEIGHTS_DIR))
     p.add_argument("--eval", action="store_true", help="re-run the held-out evaluation")
     p.add_argument("--repeats", type=int, default=200)
+    p.add_argument("--device", default="cpu", help="cpu (full benchmark) | cuda (pipeline latency only)")
     args = p.parse_args(argv)
+    if args.device != "cpu":
+        return cuda_latency(args)
 
     body = load_body_model()
     result: dict = {"device": "cpu", "machine": platform.processor() or platform.machine()}

@@ -158,6 +158,35 @@ def test_cli_runs_under_torch_distributed_world_size_one(tmp_path):
     assert (tmp_path / "w" / "smplr.pt").is_file() and (tmp_path / "w" / "training_curves.png").is_file()
 
 
+def test_worker_processes_and_time_budget(tmp_path):
+    """--workers: DataLoader processes generate the samples (reproducibly for a seed and worker
+    count); --minutes: the stage stops when its budget is spent, and the weights are written."""
+    from dataclasses import replace
+    from smplr_core.train.trainer import SampleStream
+
+    cfg = replace(TINY, steps={"dae": 100_000, "smplr-shape": 2, "smplr-pose": 2, "end2end": 2})
+    logs = []
+    trainer = Trainer(cfg, H.body(), tmp_path / "w", tmp_path / "state", seed=0, progress=False,
+                      log=logs.append, workers=2, stage_minutes=0.1)
+    trainer.run(["dae"])
+    assert any("time budget" in line for line in logs), logs
+    assert 0 < trainer.state.history["dae"][-1]["step"] < 100_000
+    assert (tmp_path / "w" / "dae.pt").is_file()
+    a = next(iter(SampleStream(trainer.sampler, 3, (0.0, 1.0), 8)))
+    b = next(iter(SampleStream(trainer.sampler, 3, (0.0, 1.0), 8)))
+    assert torch.equal(a["keypoints"], b["keypoints"]) and a["keypoints"].shape == (8, 33, 2)
+
+
+def test_motion_folder_from_the_environment_is_checked(tmp_path, monkeypatch):
+    from smplr_core.data import mocap
+
+    monkeypatch.setenv(mocap.MOTIONS_DIR_ENV, str(tmp_path))
+    with pytest.raises(FileNotFoundError, match=str(tmp_path)):
+        mocap.motions_dir()
+    monkeypatch.delenv(mocap.MOTIONS_DIR_ENV)
+    assert (mocap.motions_dir() / "humanoid3d_walk.txt").is_file()
+
+
 def test_cli_rejects_unknown_stage(tmp_path):
     res = subprocess.run([sys.executable, "-m", "smplr_core.train", "--stages", "nonsense", "--out", str(tmp_path)],
                          cwd=REPO, capture_output=True, text=True, timeout=120)

@@ -25,6 +25,7 @@ y-up world, and the root position in that world.
 from __future__ import annotations
 
 import json
+import os
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -95,8 +96,19 @@ _SPINE_SPLIT = ((3, 1.0 / 3.0), (6, 1.0 / 3.0), (9, 1.0 / 3.0))
 _NECK_SPLIT = ((12, 0.5), (15, 0.5))
 
 
+MOTIONS_DIR_ENV = "SMPLR_MOTIONS_DIR"
+
+
 def motions_dir() -> Path:
-    """Folder of the DeepMimic clips inside the installed pybullet_data package."""
+    """Folder of the DeepMimic clips: ``$SMPLR_MOTIONS_DIR`` (a copy of ``pybullet_data/data/motions``,
+    e.g. on a training machine without the pybullet wheel) or the installed pybullet_data package."""
+    env = os.environ.get(MOTIONS_DIR_ENV)
+    if env:
+        path = Path(env)
+        if not (path / "humanoid3d_walk.txt").is_file():
+            raise FileNotFoundError(f"${MOTIONS_DIR_ENV}={env} holds no DeepMimic clips (humanoid3d_walk.txt "
+                                    "missing); point it at a copy of pybullet_data/data/motions or unset it")
+        return path
     try:
         import pybullet_data
     except ImportError as exc:  # pragma: no cover - depends on the installation

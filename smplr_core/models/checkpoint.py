@@ -79,3 +79,25 @@ def load_state(module: torch.nn.Module, payload: dict, path: str | Path) -> None
         module.load_state_dict(payload["state_dict"])
     except RuntimeError as exc:
         raise CheckpointError(f"checkpoint {path} does not match the network its config describes: {exc}") from exc
+
+
+def store_half(path: str | Path) -> None:
+    """Rewrite a checkpoint with its float weights stored as fp16 (half the size in the repository;
+    ``load_checkpoint`` gives fp32 back). Everything else in the file is kept."""
+    path = Path(path)
+    payload = load_checkpoint(path)
+    # everything but the weights is kept, the training commit included (``extra`` overrides the new one)
+    extra = {k: v for k, v in payload.items() if k not in ("format", "version", "kind", "config", "state_dict",
+                                                           "metrics", "code_version")}
+    extra["stored_dtype"] = "float16"
+    save_checkpoint(path, payload["kind"], payload["config"], payload["state_dict"], payload["metrics"], extra, half=True)
+
+if __name__ == "__main__":  # python -m smplr_core.models.checkpoint --half FILE...
+    import argparse
+
+    ap = argparse.ArgumentParser(description="Store checkpoints' float weights as fp16.")
+    ap.add_argument("--half", nargs="+", required=True, metavar="FILE")
+    for f in ap.parse_args().half:
+        before = Path(f).stat().st_size
+        store_half(f)
+        print(f"{f}: {before / 1e6:.1f} MB -> {Path(f).stat().st_size / 1e6:.1f} MB")

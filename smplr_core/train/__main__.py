@@ -32,6 +32,12 @@ def parse_args(argv=None) -> argparse.Namespace:
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--device", default="cpu", help="cpu | cuda | cuda:N")
     p.add_argument("--threads", type=int, default=None, help="CPU threads (torch.set_num_threads)")
+    p.add_argument("--workers", type=int, default=0,
+                   help="DataLoader processes generating samples while the model trains (0: generate in "
+                        "the training process; use several with --device cuda)")
+    p.add_argument("--minutes", type=float, default=None,
+                   help="time budget per stage: the learning-rate schedule follows the steps or this budget, "
+                        "whichever ends first, and the stage stops when it is spent")
     p.add_argument("--steps-scale", type=float, default=1.0, help="multiply every stage's steps")
     p.add_argument("--body-model", default=None, help="official SMPL file (default: the free body model)")
     p.add_argument("--curves", default=None, help="training curves PNG (default: <out>/training_curves.png)")
@@ -63,7 +69,8 @@ def main(argv=None) -> int:
     t0 = time.time()
     try:
         body = load_body_model(args.body_model)
-        trainer = Trainer(cfg, body, out, state_dir, seed=args.seed, device=device, progress=not args.no_progress)
+        trainer = Trainer(cfg, body, out, state_dir, seed=args.seed, device=device, progress=not args.no_progress,
+                          workers=args.workers, stage_minutes=args.minutes)
         if args.init:
             trainer.load_weights(Path(args.init))
         if args.resume and trainer.resume():

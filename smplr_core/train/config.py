@@ -75,4 +75,20 @@ CPU_DAE_CONTINUE = replace(
     lr={**CPU.lr, "dae": 1e-3},
 )
 
-NAMED_CONFIGS = {"paper": PAPER, "cpu": CPU, "cpu-dae-continue": CPU_DAE_CONTINUE}
+# One GPU: the paper's widths, larger batches, many more samples (docs/core.md has the command and
+# the time budget it ran under).
+GPU = replace(
+    PAPER,
+    steps={"dae": 120_000, "smplr-shape": 10_000, "smplr-pose": 60_000, "end2end": 30_000},
+    batch_size={"dae": 1024, "smplr-shape": 512, "smplr-pose": 512, "end2end": 512},
+    lr={"dae": 1e-3, "smplr-shape": 1e-3, "smplr-pose": 1e-3, "end2end": 1e-4},
+    num_vertex_samples=256,
+    log_every=100,
+    save_every=2000,
+)
+
+# A second GPU run from the first one's weights (--init): the DAE again at a lower peak rate.
+GPU_CONTINUE = replace(GPU, lr={**GPU.lr, "dae": 3e-4})
+
+NAMED_CONFIGS = {"paper": PAPER, "cpu": CPU, "cpu-dae-continue": CPU_DAE_CONTINUE, "gpu": GPU,
+                 "gpu-continue": GPU_CONTINUE}

@@ -41,7 +41,7 @@ def code_version() -> str:
 def save_checkpoint(path: Path, model: VolumetricHourglass, extra: dict) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
     state = {"format": "smplr-hourglass-1", "config": model.config.to_dict(),
-             "state_dict": model.state_dict(), "code_version": code_version(), **extra}
+             "state_dict": {k: v.detach().cpu() for k, v in model.state_dict().items()}, "code_version": code_version(), **extra}
     tmp = path.with_suffix(".tmp")
     torch.save(state, tmp)
     tmp.replace(path)
@@ -86,7 +86,8 @@ def train(args: argparse.Namespace) -> dict:
     torch.manual_seed(args.seed)
     config = CONFIGS[args.config]
     device = torch.device(args.device)
-    renderer = SyntheticRenderer(load_body_model(args.body_model), crop_size=config.input_size)
+    renderer = SyntheticRenderer(load_body_model(args.body_model), crop_size=config.input_size,
+                                 workers=args.render_workers)
     held_out = held_out_set(renderer, args.eval_size)
     model = VolumetricHourglass(config).to(device)
     optimizer = torch.optim.Adam(model.parameters(), lr=args.lr)
@@ -100,6 +101,11 @@ def train(args: argparse.Namespace) -> dict:
         optimizer.load_state_dict(state["optimizer"])
         start_step, elapsed_before = state["step"], state["train_seconds"]
         history = state.get("history", [])
+    if args.init and not (args.resume and out.is_file()):
+        model = load_checkpoint(args.init, args.device)[0].train()  # new run from trained weights
+        if model.config != config:
+            raise SystemExit(f"--init {args.init} holds a {model.config} network, not --config {args.config}")
+        optimizer = torch.optim.Adam(model.parameters(), lr=args.lr)
     rng = np.random.default_rng(args.seed)
     budget = args.minutes * 60.0
     t0 = time.perf_counter()
@@ -153,11 +159,13 @@ def parse_args(argv=None) -> argparse.Namespace:
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--threads", type=int, default=1, help="torch threads (keep 1 on a shared CPU)")
     p.add_argument("--device", default="cpu")
+    p.add_argument("--render-workers", type=int, default=1, help="threads rendering each batch")
     p.add_argument("--body-model", default=None, help="official SMPL file; default: the free body")
     p.add_argument("--eval-size", type=int, default=128)
     p.add_argument("--eval-every", type=int, default=500)
     p.add_argument("--log-every", type=int, default=25)
     p.add_argument("--resume", action="store_true")
+    p.add_argument("--init", default=None, help="start a new run (fresh optimiser and schedule) from these weights")
     p.add_argument("--out", default="weights/hourglass/small.pt")
     args = p.parse_args(argv)
     args.command = "python -m smplr_core.train.hourglass " + " ".join(argv if argv is not None else __import__("sys").argv[1:])

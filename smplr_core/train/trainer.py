@@ -167,6 +167,24 @@ class EndToEndStage(nn.Module):
                                         "vertices_mm": lg["vertices_mm"]}
 
 
+class SampleStream(torch.utils.data.IterableDataset):
+    """Endless chunks of training samples for DataLoader workers. Worker k draws from its own
+    generator (seed, k) and the DataLoader hands chunks out in worker order, so for a given seed and
+    number of workers the stream is reproducible."""
+
+    def __init__(self, sampler: SampleGenerator, seed: int, noise_level: tuple[float, float], chunk: int):
+        super().__init__()
+        self.sampler, self.seed, self.noise_level, self.chunk = sampler, seed, noise_level, chunk
+
+    def __iter__(self):
+        info = torch.utils.data.get_worker_info()
+        gen = torch.Generator().manual_seed(self.seed * 101 + (info.id if info is not None else 0))
+        lo, hi = self.noise_level
+        while True:
+            level = torch.rand(self.chunk, generator=gen) * (hi - lo) + lo
+            yield self.sampler.sample(gen, self.chunk, noise_level=level)
+
+
 @dataclass
 class TrainState:
     """What --resume needs: finished stages, progress in the current one, models, optimiser, RNG."""
@@ -183,8 +201,11 @@ class Trainer:
     """Runs the stages; owns the models, the sampler, the decoder and the files."""
 
     def __init__(self, cfg: TrainConfig, body, out_dir: Path, state_dir: Path, seed: int = 0,
-                 device: str = "cpu", progress: bool = True, log=print):
+                 device: str = "cpu", progress: bool = True, log=print, workers: int = 0,
+                 stage_minutes: float | None = None):
         self.cfg = cfg
+        self.workers = int(workers)
+        self.stage_seconds = stage_minutes * 60.0 if stage_minutes else None
         self.body = body
         self.out_dir = Path(out_dir)
         self.state_dir = Path(state_dir)
@@ -207,6 +228,7 @@ class Trainer:
         self.state = TrainState()
         self.gen = torch.Generator().manual_seed(seed * 1000 + self.rank)
         self._pool, self._pool_size, self._pool_used = {}, 0, 0
+        self._stream = None
 
     # ----------------------------------------------------------------- files
     def _smplr_list(self) -> list:
@@ -320,15 +342,32 @@ class Trainer:
         if stage in ("smplr-shape", "smplr-pose"):
             self.dae.eval()
 
+    def _next_chunk(self, size: int) -> dict:
+        """``size`` fresh samples: drawn here from ``self.gen``, or (``workers`` > 0) taken from
+        DataLoader worker processes that generate while the accelerator trains."""
+        if self.workers <= 0:
+            lo, hi = self.cfg.noise_level
+            level = torch.rand(size, generator=self.gen) * (hi - lo) + lo
+            return self.sampler.sample(self.gen, size, noise_level=level)
+        if self._stream is None:
+            # a resumed run starts new streams (offset by the steps done) rather than replaying old ones
+            offset = len(self.state.stages_done) * 1_000_000 + self.state.step
+            stream = SampleStream(self.sampler, (self.seed * 1000 + self.rank) * 1009 + offset,
+                                  self.cfg.noise_level, size)
+            loader = torch.utils.data.DataLoader(stream, batch_size=None, num_workers=self.workers,
+                                                 pin_memory=self.device.type == "cuda", prefetch_factor=4,
+                                                 persistent_workers=True)
+            self._stream = iter(loader)
+        return next(self._stream)
+
     def batch(self, n: int) -> dict:
         """n fresh samples. Drawn in chunks of ``GENERATION_CHUNK``: per-call overheads dominate small
         batches, so one large draw sliced over several steps is several times cheaper."""
         if self._pool_used + n > self._pool_size:
-            lo, hi = self.cfg.noise_level
             size = max(n, GENERATION_CHUNK)
-            level = torch.rand(size, generator=self.gen) * (hi - lo) + lo
-            self._pool = {k: v.to(self.device) for k, v in self.sampler.sample(self.gen, size, noise_level=level).items()}
-            self._pool_size, self._pool_used = size, 0
+            chunk = self._next_chunk(size)
+            self._pool = {k: v.to(self.device, non_blocking=True) for k, v in chunk.items()}
+            self._pool_size, self._pool_used = next(iter(chunk.values())).shape[0], 0
         s = slice(self._pool_used, self._pool_used + n)
         self._pool_used += n
         return {k: v[s] for k, v in self._pool.items()}
@@ -340,29 +379,35 @@ class Trainer:
         mod, params = self._stage_module(stage)
         runner = distributed.wrap(mod, self.device)
         opt = torch.optim.Adam(params, lr=lr)
-        # warm-up then cosine decay to 2% of lr
-        sched = torch.optim.lr_scheduler.LambdaLR(
-            opt, lambda s: min(1.0, (s + 1) / 100) * (0.02 + 0.98 * 0.5 * (1 + math.cos(math.pi * min(s, steps) / steps))))
         start = 0
         if self.state.stage == stage and self.state.optimizer is not None:
             opt.load_state_dict(self.state.optimizer)
             start = self.state.step
-            for _ in range(start):
-                sched.step()
         self.state.stage = stage
         hist = self.state.history.setdefault(stage, [])
         t0 = time.time()
+        seconds_before = self.state.seconds.get(stage, 0.0)
         bar = tqdm(range(start, steps), desc=stage, disable=not self.progress or self.rank != 0, mininterval=2.0,
                    initial=start, total=steps)
         running: dict = {}
         for step in bar:
+            # warm-up then cosine decay to 2% of lr, over the steps or the time budget, whichever ends first
+            progress = min(step, steps) / steps
+            if self.stage_seconds:
+                spent = seconds_before + time.time() - t0
+                if spent >= self.stage_seconds:
+                    self.log(f"stage {stage}: time budget of {self.stage_seconds / 60:.1f} min reached "
+                             f"at step {step} of {steps}")
+                    break
+                progress = max(progress, spent / self.stage_seconds)
+            for group in opt.param_groups:
+                group["lr"] = lr * min(1.0, (step + 1) / 100) * (0.02 + 0.98 * 0.5 * (1 + math.cos(math.pi * progress)))
             batch = self.batch(bs)
             loss, logs = runner(batch)
             opt.zero_grad(set_to_none=True)
             loss.backward()
             torch.nn.utils.clip_grad_norm_(params, 5.0)
             opt.step()
-            sched.step()
             logs["loss"] = loss.item()
             for k, v in logs.items():
                 running[k] = running.get(k, 0.0) + v
@@ -374,11 +419,10 @@ class Trainer:
                 bar.set_postfix({k: f"{v:.1f}" if k.endswith("_mm") else f"{v:.4f}" for k, v in avg.items()})
             if (step + 1) % cfg.save_every == 0 and step + 1 < steps:
                 self.state.step, self.state.optimizer = step + 1, opt.state_dict()
-                self.state.seconds[stage] = self.state.seconds.get(stage, 0.0) + time.time() - t0
-                t0 = time.time()
+                self.state.seconds[stage] = seconds_before + time.time() - t0
                 self.save_state()
         bar.close()
-        self.state.seconds[stage] = self.state.seconds.get(stage, 0.0) + time.time() - t0
+        self.state.seconds[stage] = seconds_before + time.time() - t0
         self.state.stages_done.append(stage)
         self.state.stage, self.state.step, self.state.optimizer = None, 0, None
         return hist[-1] if hist else {}

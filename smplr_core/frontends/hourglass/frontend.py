@@ -18,6 +18,8 @@ import torch
 from smplr_core.frontends.hourglass.volume import VOLUME_SIZE_M, volume_to_root_relative
 
 DEFAULT_WEIGHTS = Path(__file__).resolve().parents[3] / "weights" / "hourglass" / "small.pt"
+# trained on one GPU: far better on held-out renders, not yet on real images (docs/hourglass.md)
+MEDIUM_WEIGHTS = DEFAULT_WEIGHTS.with_name("medium.pt")
 # A standing adult (~1.7 m incl. the box margin) spans this fraction of the 2.5 m crop window.
 PERSON_FRACTION_OF_WINDOW = 0.7
 NUM_JOINTS = 24
