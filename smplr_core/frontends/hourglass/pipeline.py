@@ -41,8 +41,9 @@ class HourglassPipeline:
     @classmethod
     def load(cls, hourglass_weights: str | Path | None = None, smplr_weights: str | Path | None = None,
              body_model_path: str | None = None, device: str = "cpu") -> "HourglassPipeline":
-        """Default: the end-to-end fine-tuned hourglass and SMPLR when shipped, else the hourglass
-        alone with the core's shipped SMPLR (or the checkpoint given by `smplr_weights`)."""
+        """Default: the end-to-end fine-tuned small hourglass and its SMPLR when shipped, else the
+        hourglass alone with the core's shipped SMPLR (or the checkpoint given by `smplr_weights`).
+        ``hourglass_weights=MEDIUM_WEIGHTS`` picks the GPU-trained medium network."""
         from smplr_core.body import load_body_model
         from smplr_core.models.smplr import SMPLR, SMPLRConfig
         from smplr_core.train.hourglass import load_checkpoint
