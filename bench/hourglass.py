@@ -5,7 +5,7 @@
 Accuracy rows are computed on the same held-out synthetic renders (a seed training never uses),
 root-relative over the 24 SMPL joints, in mm:
 - mean pose: the trivial baseline (the mean root-relative pose of training renders);
-- hourglass: the volumetric hourglass's own 3D joints;
+- hourglass (small, CPU-trained; medium, GPU-trained): the volumetric hourglass's own 3D joints;
 - hourglass -> SMPLR: those points through the core's SMPLR and the body model (PVE from the mesh);
 - hourglass -> SMPLR end-to-end: after fine-tuning the two together (if those weights exist);
 - BlazePose -> DAE -> SMPLR: the default front-end and the core's pipeline on the same renders.
@@ -73,6 +73,27 @@ def rows_with_mesh(name, joints_rel, target, vertices=None, target_vertices=None
     row = {"row": name, **joint_errors_mm(joints_rel[:, :NUM_JOINTS], target[:, :NUM_JOINTS])}
     row["pve_mm"] = vertex_error_mm(vertices, target_vertices) if vertices is not None else None
     return row
+
+
+def hourglass_rows(name: str, model, body, held_out, target) -> tuple[list[dict], torch.Tensor, np.ndarray]:
+    """The network's own 3D joints and, through the core's SMPLR + body model, its mesh, on the
+    held-out renders (rendered again natively when the network's input size differs; the same seed
+    gives the same bodies, cameras and outfits). Returns (rows, prediction, images)."""
+    images = held_out.images
+    if model.config.input_size != images.shape[1]:
+        native = SyntheticRenderer(body, crop_size=model.config.input_size, workers=2).render(
+            np.random.default_rng(HELD_OUT_SEED), len(images))
+        torch.testing.assert_close(native.points_cam, held_out.points_cam)
+        images = native.images
+    pred = predict_root_relative(model, images, held_out.centre_cam)
+    rows = [rows_with_mesh(f"hourglass ({name})", pred, target)]
+    from smplr_core.train.hourglass_smplr import default_smplr_path, load_smplr, reconstruct
+    smplr_path = os.environ.get("SMPLR_WEIGHTS")
+    smplr = load_smplr(Path(smplr_path) if smplr_path else default_smplr_path())
+    with torch.no_grad():
+        recon, verts = reconstruct(smplr, body, pred)
+    rows.append(rows_with_mesh(f"hourglass ({name}) -> SMPLR", recon, target, verts, held_out.vertices_rel))
+    return rows, pred, images
 
 
 def blazepose_rows(held_out, size: int) -> dict:
@@ -143,28 +164,16 @@ def main() -> dict:
     small_ckpt = WEIGHTS / "small.pt"
     if small_ckpt.is_file():
         model, state = load_checkpoint(small_ckpt)
-        # Same seed at the network's input size: the same bodies, cameras and outfits (the crop size
-        # does not enter the random streams), rasterised natively instead of resampled.
-        native = SyntheticRenderer(body, crop_size=model.config.input_size, workers=2).render(
-            np.random.default_rng(HELD_OUT_SEED), EVAL_COUNT)
-        torch.testing.assert_close(native.points_cam, held_out.points_cam)
-        images = native.images
-        pred = predict_root_relative(model, images, held_out.centre_cam)
-        rows.append(rows_with_mesh("hourglass (small)", pred, target))
         result["small_train_seconds"] = round(float(state.get("train_seconds", 0.0)), 1)
         result["small_train_images"] = int(state.get("step", 0)) * 16
-        smplr_path = os.environ.get("SMPLR_WEIGHTS")
         try:
-            from smplr_core.train.hourglass_smplr import default_smplr_path, load_smplr, reconstruct
-            smplr_file = Path(smplr_path) if smplr_path else default_smplr_path()
-            smplr = load_smplr(smplr_file)
-            with torch.no_grad():
-                recon, verts = reconstruct(smplr, body, pred)
-            rows.append(rows_with_mesh("hourglass (small) -> SMPLR", recon, target, verts, held_out.vertices_rel))
+            small_rows, _, images = hourglass_rows("small", model, body, held_out, target)
+            rows.extend(small_rows)
             e2e = WEIGHTS / "small_e2e.pt"
             if e2e.is_file():
-                model_e2e, st = load_checkpoint(e2e)
                 from smplr_core.models.smplr import SMPLR, SMPLRConfig
+                from smplr_core.train.hourglass_smplr import reconstruct
+                model_e2e, st = load_checkpoint(e2e)
                 smplr_e2e = SMPLR(SMPLRConfig.from_dict(st["smplr_config"]))
                 smplr_e2e.load_state_dict(st["smplr_state_dict"])
                 smplr_e2e.eval()
@@ -176,19 +185,31 @@ def main() -> dict:
             else:
                 skipped["end-to-end"] = f"{e2e} not found"
         except (ImportError, FileNotFoundError, RuntimeError, ValueError) as exc:
-            skipped["hourglass -> SMPLR"] = f"SMPLR weights not available: {exc!r}"
+            skipped["hourglass (small) -> SMPLR"] = f"SMPLR weights not available: {exc!r}"
     else:
-        skipped["hourglass"] = f"{small_ckpt} not found (python -m smplr_core.train.hourglass)"
+        skipped["hourglass (small)"] = f"{small_ckpt} not found (python -m smplr_core.train.hourglass)"
+    medium_ckpt = WEIGHTS / "medium.pt"
+    if medium_ckpt.is_file():
+        model, state = load_checkpoint(medium_ckpt)
+        result["medium_train_seconds_gpu"] = round(float(state.get("train_seconds", 0.0)), 1)
+        result["forward_ms_medium_cpu"] = min(forward_ms(model, model.config.input_size, threads=t, repeats=5)
+                                              for t in (1, 2))
+        try:
+            rows.extend(hourglass_rows("medium", model, body, held_out, target)[0])
+        except (ImportError, FileNotFoundError, RuntimeError, ValueError) as exc:
+            skipped["hourglass (medium) -> SMPLR"] = f"SMPLR weights not available: {exc!r}"
+    else:
+        skipped["hourglass (medium)"] = f"{medium_ckpt} not found"
     try:
         rows.append(blazepose_rows(held_out, EVAL_CROP))
     except Exception as exc:  # the default path needs the front-end and the core's weights
         skipped["BlazePose -> DAE -> SMPLR"] = f"not available: {exc!r}"
     result["eval"] = rows
     result["skipped"] = skipped
-    # The brief's flat keys: the best hourglass row (end-to-end if present).
-    hg = [r for r in rows if r["row"].startswith("hourglass")]
+    # The brief's flat keys: the best hourglass mesh row (lowest MPJPE among those with a mesh).
+    hg = [r for r in rows if r["row"].startswith("hourglass") and r["pve_mm"] is not None]
     if hg:
-        best = hg[-1]
+        best = min(hg, key=lambda r: r["mpjpe_mm"])
         result.update({"mpjpe_mm": best["mpjpe_mm"], "pa_mpjpe_mm": best["pa_mpjpe_mm"], "pve_mm": best["pve_mm"],
                        "eval_row": best["row"]})
     print_table(result)
@@ -202,8 +223,9 @@ def print_table(result: dict) -> None:
     print(f"{'speed':42s} value")
     for key in ("load_average_1min_at_start", "render_images_per_s", "render_images_per_s_1core",
                 "render_images_per_s_2cores", "render_images_per_s_128px",
-                "forward_ms_small_cpu", "forward_ms_small_cpu_b8", "forward_ms_paper_cpu"):
-        print(f"{key:42s} {result[key]:.1f}")
+                "forward_ms_small_cpu", "forward_ms_small_cpu_b8", "forward_ms_medium_cpu", "forward_ms_paper_cpu"):
+        if key in result:
+            print(f"{key:42s} {result[key]:.1f}")
     print(f"\n{'held-out renders (' + str(result['eval_renders']) + ')':42s} {'MPJPE':>8s} {'PA-MPJPE':>9s} {'PVE':>8s}")
     for r in result["eval"]:
         pve = "-" if r["pve_mm"] is None else f"{r['pve_mm']:.1f}"
