@@ -107,6 +107,19 @@ def test_accuracy_on_held_out_clips_and_shapes(pipe, heldout):
     assert metrics.mpjpe_mm(rec.joints, gt.joints).mean() < MAX_SMPLR_GT3D_MPJPE_MM
 
 
+def test_frozen_stages_give_the_eager_results_at_any_batch_size(pipe, heldout):
+    """The CPU pipeline runs traced + frozen graphs (traced on the first call's batch); they keep
+    the batch dimension free and compute what the eager modules compute."""
+    eager = Pipeline.load(optimise=False)
+    pipe(*_inputs(heldout, 3))  # the first call traces
+    assert pipe._frozen is not None and eager._frozen is None
+    for n in (1, 2, 17, 64):
+        a, b = pipe(*_inputs(heldout, n)), eager(*_inputs(heldout, n))
+        assert torch.equal(a.valid, b.valid)
+        for x, y in zip(a[1:], b[1:]):
+            assert (x - y).abs().max() < 1e-4, n
+
+
 @pytest.mark.skipif(not torch.cuda.is_available(), reason="needs CUDA")
 def test_cuda_matches_cpu(pipe, heldout):
     """The same call on a GPU gives the CPU's answer (TF32 off: full-precision matrix products)."""

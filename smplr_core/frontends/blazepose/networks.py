@@ -7,7 +7,6 @@ a pose flag (B, 1) already through a sigmoid, and world landmarks (B, 117) in me
 """
 from __future__ import annotations
 
-import warnings
 from typing import NamedTuple
 
 import torch
@@ -15,6 +14,7 @@ from torch import nn
 
 from smplr_core.frontends.blazepose.assets import load_converted
 from smplr_core.frontends.blazepose.graph import TfliteGraphNet
+from smplr_core.inference import freeze
 
 DETECTOR_INPUT_SIZE = 224
 LANDMARK_INPUT_SIZE = 256
@@ -58,22 +58,13 @@ class _Frozen(nn.Module):
 
 
 def _optimise(net: nn.Module, size: int, device: torch.device) -> nn.Module:
-    """Trace and freeze with channels_last weights: constant-folded graph, fewer layout copies,
-    and on CPU oneDNN convolutions with fused activations.
+    """Trace and freeze with channels_last weights (``smplr_core.inference.freeze``): constant-folded
+    graph, fewer layout copies, and on CPU oneDNN convolutions with fused activations.
 
     The traced graph keeps the batch dimension free (reshapes read it from the input)."""
     net = net.to(device=device, memory_format=torch.channels_last)
     example = torch.zeros(1, 3, size, size, device=device).contiguous(memory_format=torch.channels_last)
-    with torch.no_grad(), warnings.catch_warnings():
-        # torch.jit.freeze is marked deprecated in favour of torch.compile, which needs a C++
-        # toolchain at run time and minutes of compilation; freezing is still supported.
-        warnings.simplefilter("ignore", DeprecationWarning)
-        traced = torch.jit.trace(_Frozen(net), example, check_trace=False)
-        frozen = torch.jit.freeze(traced.eval())
-        if device.type == "cpu":
-            # oneDNN convolutions with the ReLU6 fused in and weights packed once.
-            frozen = torch.jit.optimize_for_inference(frozen)
-        return frozen
+    return freeze(_Frozen(net), (example,))
 
 
 class BlazePoseDetector(nn.Module):
