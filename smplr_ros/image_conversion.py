@@ -12,6 +12,7 @@ from __future__ import annotations
 
 from typing import NamedTuple
 
+import cv2
 import numpy as np
 
 
@@ -21,18 +22,20 @@ class ImageConversionError(ValueError):
 
 class ColourEncoding(NamedTuple):
     channels: int        # bytes per pixel (all supported encodings are 8 bits per channel)
-    to_rgb: tuple        # channel indices that give R, G, B (None = grey replicated)
+    to_rgb: int | None   # OpenCV colour conversion code to RGB (None = already RGB: plain copy)
 
 
 # The colour encodings the front-end can use (REP 104 / sensor_msgs image_encodings names).
+# Conversions go through OpenCV (or one copy for RGB): numpy channel indexing (``a[:, :, [2, 1,
+# 0]]``) is ~100x slower, about 2 ms of the node's frame time at 640x480.
 COLOUR_ENCODINGS: dict[str, ColourEncoding] = {
-    "rgb8": ColourEncoding(3, (0, 1, 2)),
-    "bgr8": ColourEncoding(3, (2, 1, 0)),
-    "rgba8": ColourEncoding(4, (0, 1, 2)),
-    "bgra8": ColourEncoding(4, (2, 1, 0)),
-    "mono8": ColourEncoding(1, None),
-    "8UC3": ColourEncoding(3, (0, 1, 2)),  # untyped 3-channel: read as RGB
-    "8UC1": ColourEncoding(1, None),
+    "rgb8": ColourEncoding(3, None),
+    "bgr8": ColourEncoding(3, cv2.COLOR_BGR2RGB),
+    "rgba8": ColourEncoding(4, cv2.COLOR_RGBA2RGB),
+    "bgra8": ColourEncoding(4, cv2.COLOR_BGRA2RGB),
+    "mono8": ColourEncoding(1, cv2.COLOR_GRAY2RGB),
+    "8UC3": ColourEncoding(3, None),  # untyped 3-channel: read as RGB
+    "8UC1": ColourEncoding(1, cv2.COLOR_GRAY2RGB),
 }
 # Packed 4:2:2 YUV: 2 bytes per pixel; the name says where Y, U and V sit in each 4-byte pair.
 YUV422_ENCODINGS = {"yuv422": "UYVY", "uyvy": "UYVY", "yuv422_yuy2": "YUYV", "yuyv": "YUYV"}
@@ -85,16 +88,16 @@ def buffer_to_rgb(data, height: int, width: int, step: int, encoding: str) -> np
     if encoding in YUV422_ENCODINGS:
         return _yuv422_to_rgb(pixels.reshape(height, width, 2), YUV422_ENCODINGS[encoding])
     layout = COLOUR_ENCODINGS[encoding]
-    pixels = pixels.reshape(height, width, layout.channels)
     if layout.to_rgb is None:
-        return np.repeat(pixels, 3, axis=2)
-    return np.ascontiguousarray(pixels[:, :, list(layout.to_rgb)])
+        return pixels.reshape(height, width, 3).copy()
+    # OpenCV reads the row-strided view directly (rows ``step`` bytes apart) and writes a new array.
+    pixels = pixels.reshape(height, width) if layout.channels == 1 else \
+        pixels.reshape(height, width, layout.channels)
+    return cv2.cvtColor(pixels, layout.to_rgb)
 
 
 def _yuv422_to_rgb(pairs: np.ndarray, order: str) -> np.ndarray:
     """(H, W, 2) packed 4:2:2 bytes -> (H, W, 3) RGB via OpenCV (BT.601, as cv_bridge does)."""
-    import cv2
-
     if pairs.shape[1] % 2:
         raise ImageConversionError(f"packed YUV 4:2:2 needs an even width, got {pairs.shape[1]}")
     code = cv2.COLOR_YUV2RGB_UYVY if order == "UYVY" else cv2.COLOR_YUV2RGB_YUYV

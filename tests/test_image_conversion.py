@@ -42,6 +42,19 @@ def test_row_padding_in_step_is_dropped():
     np.testing.assert_array_equal(buffer_to_rgb(padded.tobytes(), 6, 10, 32, "rgb8"), RGB)
 
 
+@pytest.mark.parametrize("encoding, order", [("bgr8", [2, 1, 0]), ("rgba8", [0, 1, 2, 0]),
+                                             ("bgra8", [2, 1, 0, 0]), ("mono8", [0, 0, 0])])
+def test_row_padding_is_dropped_for_converted_encodings(encoding, order):
+    channels = 1 if encoding == "mono8" else len(order)
+    expected = RGB[:, :, [order[0]] * 3] if encoding == "mono8" else RGB
+    data = RGB[:, :, order[:channels]]
+    padded = np.zeros((6, 10 * channels + 5), np.uint8)
+    padded[:, :10 * channels] = data.reshape(6, -1)
+    out = buffer_to_rgb(padded.tobytes(), 6, 10, 10 * channels + 5, encoding)
+    assert out.flags.c_contiguous and out.dtype == np.uint8
+    np.testing.assert_array_equal(out, expected)
+
+
 @pytest.mark.parametrize("encoding, cv_code", [("yuv422_yuy2", cv2.COLOR_RGB2YUV_YUYV),
                                                ("uyvy", cv2.COLOR_RGB2YUV_UYVY)])
 def test_packed_yuv422_decodes_close_to_the_original(encoding, cv_code):
