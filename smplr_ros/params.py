@@ -56,7 +56,8 @@ RECONSTRUCT_PARAMS: tuple[ParamSpec, ...] = (
               choices=("cpu", "cuda"), read_only=True),
     ParamSpec("torch_threads", 1,
               "CPU threads torch uses for inference. 1 is fastest on 2 cores: the other core "
-              "serves DDS, message building and other processes (bench/node.py)",
+              "serves DDS, message building and other processes (bench/node.py); with 1, the "
+              "front-end runs a batch of several crops as two halves on two threads",
               low=1, high=64, read_only=True),
     ParamSpec("frontend", "blazepose",
               "3D lift of each person: blazepose (its keypoints -> DAE -> SMPLR, more accurate) or "

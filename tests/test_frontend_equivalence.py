@@ -5,6 +5,7 @@ import numpy as np
 import pytest
 import torch
 
+from smplr_core.frontends.blazepose import networks
 from smplr_core.frontends.blazepose import processing as P
 from smplr_core.frontends.blazepose.assets import MODELS, converted_path, model_dir
 from smplr_core.frontends.blazepose.networks import (DETECTOR_INPUT_SIZE, LANDMARK_INPUT_SIZE,
@@ -97,6 +98,21 @@ def test_batched_landmarks_equal_single(crops):
         batched = net(x).landmarks
         single = torch.cat([net(x[i:i + 1]).landmarks for i in range(len(x))])
     assert (batched - single).abs().max() < 1e-2
+
+
+def test_batch_split_over_two_threads_equals_one_pass(crops, monkeypatch):
+    """On one torch thread a batch runs as two concurrent halves (run_batch): bit for bit the
+    result of one pass."""
+    net = BlazePoseLandmarks("full", optimise=True)
+    x = crops[1][:3].contiguous(memory_format=torch.channels_last)
+    with torch.inference_mode():
+        monkeypatch.setattr(networks, "_usable_cpus", lambda: 2)
+        split = networks.run_batch(net.net, x)
+        monkeypatch.setattr(networks, "_usable_cpus", lambda: 1)
+        whole = networks.run_batch(net.net, x)
+    assert len(split) == len(whole) == 3
+    for a, b in zip(split, whole):
+        assert torch.equal(a, b)
 
 
 def test_cpu_crop_matches_grid_sample_crop():

@@ -7,6 +7,9 @@ a pose flag (B, 1) already through a sigmoid, and world landmarks (B, 117) in me
 """
 from __future__ import annotations
 
+import os
+import threading
+from concurrent.futures import ThreadPoolExecutor
 from typing import NamedTuple
 
 import torch
@@ -67,6 +70,51 @@ def _optimise(net: nn.Module, size: int, device: torch.device) -> nn.Module:
     return freeze(_Frozen(net), (example,))
 
 
+# A batch of two or more crops (several people; the detector's whole image plus tiles) runs as two
+# halves on two threads at once when torch itself uses one thread (the ROS node's default on 2
+# cores): each half is a whole network pass, so the threads meet once per call instead of at every
+# layer as torch's own intra-op threads do. On 2 cores: landmarks batch 2 23.5 -> 13.3 ms, detector
+# batch 5 64 -> 43 ms; the outputs are bit-identical (each crop's result does not depend on the
+# rest of the batch).
+_half_pool: ThreadPoolExecutor | None = None
+_half_pool_lock = threading.Lock()
+
+
+def _second_thread() -> ThreadPoolExecutor:
+    global _half_pool
+    with _half_pool_lock:
+        if _half_pool is None:
+            _half_pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="blazepose-half")
+        return _half_pool
+
+
+def _usable_cpus() -> int:
+    try:
+        return len(os.sched_getaffinity(0))
+    except AttributeError:  # not on Linux
+        return os.cpu_count() or 1
+
+
+def run_batch(net: nn.Module, x: torch.Tensor) -> tuple[torch.Tensor, ...]:
+    """``net(x)`` (a tuple of batch-first outputs), split in two concurrent halves on the CPU when
+    the batch has two or more items, torch runs one thread and two CPUs are available."""
+    if x.device.type != "cpu" or x.shape[0] < 2 or torch.get_num_threads() != 1 \
+            or _usable_cpus() < 2:
+        return net(x)
+    half = (x.shape[0] + 1) // 2
+    # Grad and inference modes are per thread: the helper thread runs in the caller's.
+    inference, grad = torch.is_inference_mode_enabled(), torch.is_grad_enabled()
+
+    def second_half():
+        with torch.inference_mode(inference), torch.set_grad_enabled(grad):
+            return net(x[half:])
+
+    future = _second_thread().submit(second_half)
+    first = net(x[:half])
+    rest = future.result()
+    return tuple(torch.cat([a, b]) for a, b in zip(first, rest))
+
+
 class BlazePoseDetector(nn.Module):
     """forward(x (B, 3, 224, 224) in [-1, 1]) -> DetectorOutput."""
 
@@ -77,7 +125,7 @@ class BlazePoseDetector(nn.Module):
         self.net = _optimise(net, DETECTOR_INPUT_SIZE, self.device) if optimise else _Frozen(net)
 
     def forward(self, x: torch.Tensor) -> DetectorOutput:
-        regressors, scores = self.net(x.contiguous(memory_format=torch.channels_last))
+        regressors, scores = run_batch(self.net, x.contiguous(memory_format=torch.channels_last))
         return DetectorOutput(regressors, scores[..., 0])
 
 
@@ -93,7 +141,7 @@ class BlazePoseLandmarks(nn.Module):
         self.net = _optimise(net, LANDMARK_INPUT_SIZE, self.device) if optimise else _Frozen(net)
 
     def forward(self, x: torch.Tensor) -> LandmarkOutput:
-        raw, flag, world = self.net(x.contiguous(memory_format=torch.channels_last))
+        raw, flag, world = run_batch(self.net, x.contiguous(memory_format=torch.channels_last))
         b = raw.shape[0]
         return LandmarkOutput(raw.reshape(b, NUM_LANDMARKS, 5), flag.reshape(b),
                               world.reshape(b, NUM_LANDMARKS, 3))
