@@ -154,7 +154,8 @@ def measure(rate_hz: float, seconds: float, frontend_model: str, params_file: st
         "latency_ms_p95": round(float(np.percentile(lat, 95)), 1),
         "latency_ms_p50_first_half": round(float(np.percentile(lat[:half], 50)), 1),
         "latency_ms_p50_second_half": round(float(np.percentile(lat[half:], 50)), 1),
-        # Node-internal: frame taken by the worker -> People published.
+        # Node-internal: frame received by the node -> People published (includes the wait for
+        # the worker to finish the previous frame).
         "processing_ms_p50": round(float(np.percentile([w[3] for w in window], 50)), 1),
         # Front-end + DAE/SMPLR/body model only (the node's /diagnostics, last 100 frames).
         "inference_ms_p50": float(node1.get("inference_ms_p50", "nan")),
