@@ -40,6 +40,9 @@ IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png", ".bmp", ".tif", ".tiff", ".webp")
 # What lifts each detected person to 3D: "blazepose" = its 2D keypoints -> DAE -> SMPLR (default);
 # "hourglass" = its box -> the paper's volumetric hourglass -> SMPLR.
 FRONTENDS = ("blazepose", "hourglass")
+# Hourglass weights for frontend "hourglass": small (CPU-trained, fine-tuned end to end with SMPLR;
+# the default, steadier on real video) or medium (GPU-trained, better on held-out renders).
+HOURGLASS_MODELS = ("small", "medium")
 
 
 def default_intrinsics(width: int, height: int, fx: float = 0.0, fy: float = 0.0,
@@ -199,11 +202,14 @@ class Reconstructor:
     def __init__(self, frontend_model: str = "full", max_people: int = 4, device: str = "cpu",
                  weights_dir: str | None = None, body_model_path: str | None = None,
                  detection_score_threshold: float = 0.5, min_visibility: float = 0.3,
-                 frontend: str = "blazepose"):
+                 frontend: str = "blazepose", hourglass_model: str = "small"):
         from smplr_core.frontends import PoseTracker
 
         if frontend not in FRONTENDS:
             raise ValueError(f"frontend must be one of {', '.join(FRONTENDS)}, got {frontend!r}")
+        if hourglass_model not in HOURGLASS_MODELS:
+            raise ValueError(f"hourglass_model must be one of {', '.join(HOURGLASS_MODELS)}, "
+                             f"got {hourglass_model!r}")
         self.device = device
         self.frontend = frontend
         self.max_people = int(max_people)
@@ -213,10 +219,12 @@ class Reconstructor:
         self.pipeline = None
         self.lift = None
         if frontend == "hourglass":
+            from smplr_core.frontends.hourglass.frontend import MEDIUM_WEIGHTS
             from smplr_core.frontends.hourglass.pipeline import HourglassPipeline
 
-            self.lift = HourglassPipeline.load(body_model_path=body_model_path or None,
-                                               device=device)
+            self.lift = HourglassPipeline.load(
+                hourglass_weights=MEDIUM_WEIGHTS if hourglass_model == "medium" else None,
+                body_model_path=body_model_path or None, device=device)
         else:
             from smplr_core.pipeline import Pipeline
 
@@ -371,6 +379,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--frontend", default="blazepose", choices=FRONTENDS,
                    help="3D lift: blazepose (keypoints -> DAE -> SMPLR, default, more accurate) or "
                         "hourglass (the paper's volumetric CNN on the person boxes -> SMPLR)")
+    p.add_argument("--hourglass-model", default="small", choices=HOURGLASS_MODELS,
+                   help="weights for --frontend hourglass: small (default, steadier on real video) or "
+                        "medium (GPU-trained, better on held-out renders; docs/hourglass.md)")
     p.add_argument("--frontend-model", default="full", choices=("lite", "full", "heavy"),
                    help="BlazePose variant (it also finds the people for --frontend hourglass)")
     p.add_argument("--device", default="cpu", help="torch device: cpu or cuda (default cpu)")
@@ -392,7 +403,8 @@ def run(args: argparse.Namespace) -> dict[str, np.ndarray]:
     intrinsics = default_intrinsics(info.width, info.height, args.fx, args.fy, args.cx, args.cy)
     reconstructor = Reconstructor(args.frontend_model, args.max_people, args.device,
                                   args.weights_dir or None, args.body_model or None,
-                                  args.score_threshold, frontend=args.frontend)
+                                  args.score_threshold, frontend=args.frontend,
+                                  hourglass_model=args.hourglass_model)
     renderer = None
     if args.render:
         from smplr_core.render import VideoRenderer

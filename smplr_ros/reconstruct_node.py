@@ -191,7 +191,7 @@ def make_node_class():
                 return Reconstructor(p["frontend_model"], p["max_people"], p["device"],
                                      p["weights_dir"] or None, p["body_model_path"] or None,
                                      p["detection_score_threshold"], p["min_visibility"],
-                                     frontend=p["frontend"])
+                                     frontend=p["frontend"], hourglass_model=p["hourglass_model"])
             except Exception as exc:  # any loader failure becomes one line naming the inputs
                 raise StartupError(
                     f"cannot load the models ({type(exc).__name__}: {_one_line(exc)}); parameters "

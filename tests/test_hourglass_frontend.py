@@ -101,3 +101,14 @@ def test_node_with_the_hourglass_publishes_people_and_keeps_the_frontend_fixed()
         assert not result.successful and "read-only" in result.reason
         assert node_proc.poll() is None
     assert "frontend=hourglass" in output[0]
+
+
+def test_hourglass_model_choice_loads_the_named_weights():
+    from smplr_core.reconstruct import Reconstructor
+
+    medium = Reconstructor(frontend="hourglass", hourglass_model="medium")
+    assert medium.lift.frontend.model.config.stacks == 3
+    small = Reconstructor(frontend="hourglass")
+    assert small.lift.frontend.model.config.stacks == 2
+    with pytest.raises(ValueError, match="hourglass_model"):
+        Reconstructor(frontend="hourglass", hourglass_model="large")
