@@ -16,6 +16,7 @@ import torch
 
 from smplr_core import geometry
 from smplr_core.body import load_body_model
+from smplr_core.body.lbs import CHUNKED_SKINNING_MIN_BATCH
 from smplr_core.inference import freeze
 from smplr_core.models.checkpoint import DEFAULT_WEIGHTS_DIR, WEIGHT_FILES, load_checkpoint, load_state
 from smplr_core.models.dae import DAE, VISIBILITY_THRESHOLD, DAEConfig
@@ -124,6 +125,9 @@ class Pipeline(torch.nn.Module):
                 translation = freeze(eager.translation, (keypoints - joints[:, :1], kp, weights, k),
                                      optimise_cpu=False)
             self._frozen = _Stages(dae, smplr, body, translation)
+        if kp.shape[0] >= CHUNKED_SKINNING_MIN_BATCH:
+            # the body model skins larger batches chunk by chunk, a path the batch-1 trace did not take
+            return self._frozen._replace(body=eager.body)
         return self._frozen
 
     @classmethod
