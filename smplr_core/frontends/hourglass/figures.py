@@ -131,11 +131,15 @@ def write_render_figure(frontend: HourglassFrontend, path: Path, count: int = 6)
 
 
 def main() -> None:
-    frontend = HourglassFrontend.load()
-    names = write_real_figure(frontend, FIGURES / "hourglass_real.png")
-    write_render_figure(frontend, FIGURES / "hourglass_renders.png")
-    print(f"wrote {FIGURES / 'hourglass_real.png'} ({', '.join(names) or 'no real images found'}) "
-          f"and {FIGURES / 'hourglass_renders.png'}")
+    """Figures of the shipped small network, and of the GPU-trained medium one (``*_medium.png``)."""
+    from smplr_core.frontends.hourglass.frontend import MEDIUM_WEIGHTS
+
+    for suffix, weights in (("", None), ("_medium", MEDIUM_WEIGHTS)):
+        frontend = HourglassFrontend.load(weights)
+        real, renders = FIGURES / f"hourglass_real{suffix}.png", FIGURES / f"hourglass_renders{suffix}.png"
+        names = write_real_figure(frontend, real)
+        write_render_figure(frontend, renders)
+        print(f"wrote {real} ({', '.join(names) or 'no real images found'}) and {renders}")
 
 
 if __name__ == "__main__":
