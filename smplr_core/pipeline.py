@@ -81,23 +81,44 @@ class _BodyDecode(torch.nn.Module):
         return out.joints, out.landmarks, out.vertices, out.keypoints
 
 
-class _Translation(torch.nn.Module):
-    def forward(self, points_rel, keypoints_px, weights, intrinsics):
-        return fit_translation(points_rel, keypoints_px, weights, intrinsics)
+class _Core(torch.nn.Module):
+    """Everything of a call after the input checks: hidden/non-finite points, DAE, SMPLR, body
+    model, translation fit, camera-frame outputs and the per-person finiteness check. One module,
+    so that on the CPU it can run as one traced, frozen graph."""
 
+    def __init__(self, dae: torch.nn.Module, smplr: torch.nn.Module, body):
+        super().__init__()
+        self.dae, self.smplr, self.body = dae, smplr, _BodyDecode(body)
 
-class _Stages(NamedTuple):
-    dae: torch.nn.Module
-    smplr: torch.nn.Module
-    body: torch.nn.Module
-    translation: torch.nn.Module
+    def forward(self, kp: torch.Tensor, vis: torch.Tensor, k: torch.Tensor):
+        finite = torch.isfinite(kp).all(-1) & torch.isfinite(vis)
+        usable = finite & (vis >= VISIBILITY_THRESHOLD)
+        vis = torch.where(finite, vis, torch.zeros_like(vis))
+        kp = torch.where(finite[..., None], kp, torch.zeros_like(kp))
+        points = self.dae(kp, vis, k)
+        betas, rotmats = self.smplr(points)
+        joints, landmarks, vertices, keypoints = self.body(betas, rotmats)
+        root = joints[:, :1]
+        t, fit_ok = fit_translation(keypoints - root, kp, usable.to(kp.dtype), k)
+        valid = (usable.sum(dim=1) >= MIN_POINTS) & fit_ok
+        shift = t[:, None] - root
+        aa = geometry.matrix_to_axis_angle(rotmats)
+        outputs = (joints + shift, landmarks + shift, vertices + shift, betas, aa[:, 0], aa[:, 1:],
+                   t - root[:, 0], keypoints + shift)
+        # never hand out NaN: sums propagate NaN/inf, one cheap check per field
+        finite_rows = torch.isfinite(outputs[0].flatten(1).sum(dim=1))
+        for x in outputs[1:]:
+            finite_rows = finite_rows & torch.isfinite(x.flatten(1).sum(dim=1))
+        return (valid,) + outputs + (finite_rows,)
 
 
 class Pipeline(torch.nn.Module):
     """DAE -> SMPLR -> body model -> translation. Batch-first, same code on CPU and CUDA.
 
-    With ``optimise`` (default) on a CPU the four stages are traced and frozen at the first call
-    (``smplr_core.inference.freeze``): same numbers to ~1e-6, about a third less time at batch 1.
+    With ``optimise`` (default) on a CPU the work runs as traced, frozen graphs built at the first
+    call (``smplr_core.inference.freeze``; same numbers to ~1e-6): below batch 8 the whole call is
+    one graph; from batch 8, where the body model skins in chunks (a path a small-batch trace does
+    not take), only the DAE and SMPLR are frozen.
     """
 
     def __init__(self, dae: DAE, smplr: SMPLR, body, optimise: bool = True):
@@ -106,29 +127,20 @@ class Pipeline(torch.nn.Module):
         self.smplr = smplr.eval()
         self.body = body
         self.optimise = optimise
-        self._frozen: _Stages | None = None  # a tuple attribute: not registered as submodules
+        self._frozen: tuple | None = None  # (small-batch graph, large-batch core): not submodules
 
-    def _stages(self, kp: torch.Tensor, vis: torch.Tensor, weights: torch.Tensor, k: torch.Tensor) -> _Stages:
-        """The stages to run: eager modules, or (CPU, ``optimise``) frozen graphs traced on these inputs."""
-        eager = _Stages(self.dae, self.smplr, _BodyDecode(self.body), _Translation())
+    def _core(self, kp: torch.Tensor, vis: torch.Tensor, k: torch.Tensor) -> torch.nn.Module:
+        """What runs this call: the eager core, or (CPU, ``optimise``) a frozen one."""
         if not self.optimise or kp.device.type != "cpu":
-            return eager
+            return _Core(self.dae, self.smplr, self.body)
         if self._frozen is None:
             with torch.inference_mode(False):  # tracing records ops on normal tensors
-                kp, vis, weights, k = (x.clone() for x in (kp, vis, weights, k))
-                dae = freeze(self.dae, (kp, vis, k))
-                points = dae(kp, vis, k)
-                smplr = freeze(self.smplr, (points,))
-                betas, rotmats = smplr(points)
-                body = freeze(eager.body, (betas, rotmats), optimise_cpu=False)
-                joints, _, _, keypoints = body(betas, rotmats)
-                translation = freeze(eager.translation, (keypoints - joints[:, :1], kp, weights, k),
-                                     optimise_cpu=False)
-            self._frozen = _Stages(dae, smplr, body, translation)
-        if kp.shape[0] >= CHUNKED_SKINNING_MIN_BATCH:
-            # the body model skins larger batches chunk by chunk, a path the batch-1 trace did not take
-            return self._frozen._replace(body=eager.body)
-        return self._frozen
+                kp1, vis1, k1 = (x[:1].clone() for x in (kp, vis, k))
+                small = freeze(_Core(self.dae, self.smplr, self.body), (kp1, vis1, k1), optimise_cpu=False)
+                dae = freeze(self.dae, (kp1, vis1, k1))
+                smplr = freeze(self.smplr, (dae(kp1, vis1, k1),))
+            self._frozen = (small, _Core(dae, smplr, self.body))
+        return self._frozen[0] if kp.shape[0] < CHUNKED_SKINNING_MIN_BATCH else self._frozen[1]
 
     @classmethod
     def load(cls, weights_dir: str | None = None, body_model_path: str | None = None, device="cpu",
@@ -160,42 +172,13 @@ class Pipeline(torch.nn.Module):
         vis = torch.as_tensor(visibility, dtype=dt, device=dev)
         k = torch.as_tensor(intrinsics, dtype=dt, device=dev)
         _check_inputs(kp, vis, k)
-        n = kp.shape[0]
-        finite = torch.isfinite(kp).all(-1) & torch.isfinite(vis)
-        usable = finite & (vis >= VISIBILITY_THRESHOLD)
-        vis = torch.where(finite, vis, torch.zeros_like(vis))
-        kp = torch.where(finite[..., None], kp, torch.zeros_like(kp))
-        if n == 0:
+        if kp.shape[0] == 0:
             return self._empty()
-        weights = usable.to(dt)
-        stages = self._stages(kp, vis, weights, k)
-        points = stages.dae(kp, vis, k)
-        betas, rotmats = stages.smplr(points)
-        joints, landmarks, vertices, keypoints = stages.body(betas, rotmats)
-        root = joints[:, :1]
-        t, fit_ok = stages.translation(keypoints - root, kp, weights, k)
-        valid = (usable.sum(dim=1) >= MIN_POINTS) & fit_ok
-        shift = t[:, None] - root
-        aa = geometry.matrix_to_axis_angle(rotmats)
-        result = PipelineOutput(
-            valid=valid,
-            joints=joints + shift,
-            landmarks=landmarks + shift,
-            vertices=vertices + shift,
-            betas=betas,
-            global_orient=aa[:, 0],
-            body_pose=aa[:, 1:],
-            transl=t - root[:, 0],
-            keypoints3d=keypoints + shift,
-        )
-        # never hand out NaN: a person whose numbers are not finite has no estimate (sums propagate
-        # NaN/inf, one cheap check per field)
-        finite_rows = torch.ones(n, dtype=torch.bool, device=dev)
-        for x in result[1:]:
-            finite_rows &= torch.isfinite(x.reshape(n, -1).sum(dim=1))
+        valid, *outputs, finite_rows = self._core(kp, vis, k)(kp, vis, k)
         if bool(finite_rows.all()):
-            return result._replace(valid=valid)
-        return PipelineOutput(valid & finite_rows, *(torch.nan_to_num(x, nan=0.0, posinf=0.0, neginf=0.0) for x in result[1:]))
+            return PipelineOutput(valid, *outputs)
+        return PipelineOutput(valid & finite_rows,
+                              *(torch.nan_to_num(x, nan=0.0, posinf=0.0, neginf=0.0) for x in outputs))
 
     def _empty(self) -> PipelineOutput:
         dev, dt = self.device, self.body.v_template.dtype
