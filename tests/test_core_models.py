@@ -152,9 +152,10 @@ def test_cli_runs_under_torch_distributed_world_size_one(tmp_path):
                MASTER_PORT=str(29500 + os.getpid() % 1000), OMP_NUM_THREADS="1")
     cmd = [sys.executable, "-m", "smplr_core.train", "--config", "cpu", "--steps-scale", "0.001", "--out",
            str(tmp_path / "w"), "--state-dir", str(tmp_path / "s"), "--no-progress", "--threads", "1",
-           "--stages", "dae,smplr-shape"]
+           "--stages", "dae,smplr-shape", "--minutes", "0.002"]  # budget: the ranks agree when to stop
     res = subprocess.run(cmd, cwd=REPO, env=env, capture_output=True, text=True, timeout=300)
     assert res.returncode == 0, res.stderr[-2000:]
+    assert "time budget" in res.stdout, res.stdout[-2000:]
     assert (tmp_path / "w" / "smplr.pt").is_file() and (tmp_path / "w" / "training_curves.png").is_file()
 
 

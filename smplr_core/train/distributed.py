@@ -41,6 +41,16 @@ def wrap(module: torch.nn.Module, device: torch.device) -> torch.nn.Module:
     return module
 
 
+def rank0_value(value: float, device: torch.device) -> float:
+    """Rank 0's ``value`` on every rank (a plain process: ``value``), so that decisions taken from
+    local clocks (a time budget) are the same everywhere and no rank waits on the others forever."""
+    if dist.is_available() and dist.is_initialized():
+        t = torch.tensor([value], dtype=torch.float64, device=device)
+        dist.broadcast(t, src=0)
+        return float(t.item())
+    return value
+
+
 def shutdown() -> None:
     if dist.is_available() and dist.is_initialized():
         dist.destroy_process_group()

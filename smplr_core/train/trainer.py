@@ -394,7 +394,7 @@ class Trainer:
             # warm-up then cosine decay to 2% of lr, over the steps or the time budget, whichever ends first
             progress = min(step, steps) / steps
             if self.stage_seconds:
-                spent = seconds_before + time.time() - t0
+                spent = distributed.rank0_value(seconds_before + time.time() - t0, self.device)
                 if spent >= self.stage_seconds:
                     self.log(f"stage {stage}: time budget of {self.stage_seconds / 60:.1f} min reached "
                              f"at step {step} of {steps}")
