@@ -73,7 +73,8 @@ RECONSTRUCT_PARAMS: tuple[ParamSpec, ...] = (
     ParamSpec("max_people", 4, "Most people tracked and published per frame", low=1, high=16),
     ParamSpec("body_model_path", "", "Body model file; '' = the free CC0 model shipped in weights/body/, "
               "or a path to licensed official SMPL files", read_only=True),
-    ParamSpec("weights_dir", "", "Folder of the DAE/SMPLR checkpoints; '' = the shipped weights/",
+    ParamSpec("weights_dir", "", "Folder of the DAE/SMPLR checkpoints; '' = the shipped weights/core "
+              "(GPU-trained); <repo>/weights/core_cpu holds the CPU-trained set",
               read_only=True),
     ParamSpec("detection_score_threshold", 0.5,
               "People whose detection confidence is below this are not published", low=0.0, high=1.0),
