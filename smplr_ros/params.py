@@ -12,6 +12,8 @@ import math
 from dataclasses import dataclass
 from typing import Any
 
+from smplr_core.reconstruct import FRONTENDS, HOURGLASS_MODELS
+
 
 @dataclass(frozen=True)
 class ParamSpec:
@@ -62,11 +64,11 @@ RECONSTRUCT_PARAMS: tuple[ParamSpec, ...] = (
     ParamSpec("frontend", "blazepose",
               "3D lift of each person: blazepose (its keypoints -> DAE -> SMPLR, more accurate) or "
               "hourglass (the paper's volumetric CNN on its box -> SMPLR)",
-              choices=("blazepose", "hourglass"), read_only=True),
+              choices=FRONTENDS, read_only=True),
     ParamSpec("hourglass_model", "small",
               "Weights for frontend hourglass: small (CPU-trained, end to end with SMPLR; steadier on "
               "real video) or medium (GPU-trained; better on held-out renders, see docs/hourglass.md)",
-              choices=("small", "medium"), read_only=True),
+              choices=HOURGLASS_MODELS, read_only=True),
     ParamSpec("frontend_model", "full", "BlazePose landmark network: lite (fastest), full, heavy; "
               "it also finds the people for frontend hourglass",
               choices=("lite", "full", "heavy"), read_only=True),
