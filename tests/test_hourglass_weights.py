@@ -126,3 +126,21 @@ def test_hourglass_pipeline_gives_camera_frame_meshes(shipped):
     assert float(out.vertices[..., 2].min()) > 0
     empty = lift(image, np.zeros((0, 4), np.float32), intrinsics)
     assert empty.joints.shape == (0, 24, 3)
+
+
+def test_store_half_keeps_the_network_and_drops_the_optimiser(tmp_path):
+    """The shipping step of a trained checkpoint (``--store-half``): same outputs to fp16 precision."""
+    import shutil
+
+    from smplr_core.train.hourglass import main as hourglass_main
+
+    path = tmp_path / "small.pt"
+    shutil.copy(DEFAULT_WEIGHTS, path)
+    before, _ = load_checkpoint(path)
+    hourglass_main(["--store-half", str(path)])
+    after, state = load_checkpoint(path)
+    assert "optimizer" not in state and state["stored_dtype"] == "float16"
+    assert all(v.dtype == torch.float16 for v in state["state_dict"].values() if v.is_floating_point())
+    x = torch.rand(1, 3, before.config.input_size, before.config.input_size)
+    with torch.no_grad():
+        torch.testing.assert_close(after.predict_volume(x), before.predict_volume(x), atol=5e-3, rtol=0)

@@ -40,8 +40,9 @@ def save_checkpoint(path: str | Path, kind: str, config: dict, state_dict: dict,
     """Write a checkpoint atomically (temp file, then rename). half=True stores float tensors as fp16."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    sd = {k: (v.detach().cpu().half() if half and v.is_floating_point() else v.detach().cpu())
-          for k, v in state_dict.items()}
+    sd = {k: v.detach().cpu() for k, v in state_dict.items()}
+    if half:
+        sd = half_floats(sd)
     payload = {
         "format": CHECKPOINT_FORMAT, "version": CHECKPOINT_VERSION, "kind": kind, "config": config,
         "state_dict": sd, "metrics": metrics or {}, "git_commit": git_commit(), "code_version": CODE_VERSION,
@@ -51,6 +52,11 @@ def save_checkpoint(path: str | Path, kind: str, config: dict, state_dict: dict,
     tmp = path.with_suffix(path.suffix + ".tmp")
     torch.save(payload, tmp)
     tmp.replace(path)
+
+
+def half_floats(state_dict: dict) -> dict:
+    """The state dict with its float tensors as fp16 (loading into an fp32 module casts them back)."""
+    return {k: (v.half() if v.is_floating_point() else v) for k, v in state_dict.items()}
 
 
 def load_checkpoint(path: str | Path, kind: str | None = None, map_location="cpu") -> dict:
@@ -91,6 +97,7 @@ def store_half(path: str | Path) -> None:
                                                            "metrics", "code_version")}
     extra["stored_dtype"] = "float16"
     save_checkpoint(path, payload["kind"], payload["config"], payload["state_dict"], payload["metrics"], extra, half=True)
+
 
 if __name__ == "__main__":  # python -m smplr_core.models.checkpoint --half FILE...
     import argparse

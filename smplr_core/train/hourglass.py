@@ -25,6 +25,7 @@ from smplr_core.frontends.hourglass.evaluate import (NUM_JOINTS, images_to_tenso
                                                      predict_root_relative)
 from smplr_core.frontends.hourglass.losses import hourglass_loss
 from smplr_core.frontends.hourglass.network import CONFIGS, HourglassConfig, VolumetricHourglass
+from smplr_core.models.checkpoint import half_floats
 from smplr_core.synth.renderer import SyntheticRenderer
 
 HELD_OUT_SEED = 1_000_003  # training seeds never reach this stream
@@ -40,8 +41,13 @@ def code_version() -> str:
 
 def save_checkpoint(path: Path, model: VolumetricHourglass, extra: dict) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
-    state = {"format": "smplr-hourglass-1", "config": model.config.to_dict(),
-             "state_dict": {k: v.detach().cpu() for k, v in model.state_dict().items()}, "code_version": code_version(), **extra}
+    weights = {k: v.detach().cpu() for k, v in model.state_dict().items()}
+    _write(path, {"format": "smplr-hourglass-1", "config": model.config.to_dict(), "state_dict": weights,
+                  "code_version": code_version(), **extra})
+
+
+def _write(path: Path, state: dict) -> None:
+    """Atomic write: a temporary file, then a rename."""
     tmp = path.with_suffix(".tmp")
     torch.save(state, tmp)
     tmp.replace(path)
@@ -62,6 +68,17 @@ def load_checkpoint(path: str | Path, device: str = "cpu") -> tuple[VolumetricHo
     except Exception as exc:  # unreadable, wrong format or mismatched weights
         raise RuntimeError(f"cannot load hourglass checkpoint {path}: {exc}") from exc
     return model.to(device).eval(), state
+
+
+def store_half(path: str | Path) -> None:
+    """Rewrite a trained checkpoint for shipping: weights as fp16, no optimiser state (``load_checkpoint``
+    gives an fp32 network back); config, metrics, history and commands are kept."""
+    path = Path(path)
+    _, state = load_checkpoint(path)  # a clear error for a missing or corrupt file
+    state.pop("optimizer", None)
+    state["state_dict"] = half_floats(state["state_dict"])
+    state["stored_dtype"] = "float16"
+    _write(path, state)
 
 
 def held_out_set(renderer: SyntheticRenderer, count: int, seed: int = HELD_OUT_SEED):
@@ -167,13 +184,23 @@ def parse_args(argv=None) -> argparse.Namespace:
     p.add_argument("--resume", action="store_true")
     p.add_argument("--init", default=None, help="start a new run (fresh optimiser and schedule) from these weights")
     p.add_argument("--out", default="weights/hourglass/small.pt")
+    p.add_argument("--store-half", nargs="+", metavar="FILE", default=None,
+                   help="instead of training: rewrite these checkpoints for shipping (fp16 weights, "
+                        "no optimiser state)")
     args = p.parse_args(argv)
     args.command = "python -m smplr_core.train.hourglass " + " ".join(argv if argv is not None else __import__("sys").argv[1:])
     return args
 
 
 def main(argv=None) -> None:
-    train(parse_args(argv))
+    args = parse_args(argv)
+    if args.store_half:
+        for f in args.store_half:
+            before = Path(f).stat().st_size
+            store_half(f)
+            print(f"{f}: {before / 1e6:.1f} MB -> {Path(f).stat().st_size / 1e6:.1f} MB")
+        return
+    train(args)
 
 
 if __name__ == "__main__":
