@@ -12,6 +12,7 @@ End-to-end fine-tuning with SMPLR in the loop lives in `smplr_core.train.hourgla
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import json
 import math
 import subprocess
@@ -102,6 +103,8 @@ def train(args: argparse.Namespace) -> dict:
     torch.set_num_threads(args.threads)
     torch.manual_seed(args.seed)
     config = CONFIGS[args.config]
+    if args.limbs is not None:
+        config = dataclasses.replace(config, limbs=args.limbs)
     device = torch.device(args.device)
     renderer = SyntheticRenderer(load_body_model(args.body_model), crop_size=config.input_size,
                                  workers=args.render_workers)
@@ -139,7 +142,8 @@ def train(args: argparse.Namespace) -> dict:
         batch = renderer.render(rng, args.batch)
         render_s += time.perf_counter() - tr
         images = images_to_tensor(batch.images).to(device)
-        loss, parts, _ = hourglass_loss(model(images), batch.volume_xyz.to(device), config.grid_hwd)
+        points, limbs = model.forward_with_limbs(images)
+        loss, parts, _ = hourglass_loss(points, batch.volume_xyz.to(device), config.grid_hwd, limbs)
         optimizer.zero_grad(set_to_none=True)
         loss.backward()
         optimizer.step()
@@ -171,6 +175,9 @@ def parse_args(argv=None) -> argparse.Namespace:
     p.add_argument("--config", choices=sorted(CONFIGS), default="small")
     p.add_argument("--minutes", type=float, default=18.0, help="wall-clock training budget")
     p.add_argument("--max-steps", type=int, default=0, help="stop after this many steps (0: no limit)")
+    p.add_argument("--limbs", action=argparse.BooleanOptionalAction, default=None,
+                   help="limb channels (one volume per SMPL bone) on or off; default: the configuration's "
+                        "(on for paper only); kept in the checkpoint's config")
     p.add_argument("--batch", type=int, default=16)
     p.add_argument("--lr", type=float, default=1e-3)
     p.add_argument("--seed", type=int, default=0)

@@ -131,8 +131,8 @@ def train(args: argparse.Namespace) -> dict:
         for g, lr in zip(optimizer.param_groups, base_lrs):
             g["lr"] = lr * 0.5 * (1.0 + math.cos(math.pi * frac))
         batch = renderer.render(rng, args.batch)
-        loss_hg, parts, pred_volume = hourglass_loss(hourglass(images_to_tensor(batch.images)),
-                                                     batch.volume_xyz, config.grid_hwd)
+        stack_points, stack_limbs = hourglass.forward_with_limbs(images_to_tensor(batch.images))
+        loss_hg, parts, pred_volume = hourglass_loss(stack_points, batch.volume_xyz, config.grid_hwd, stack_limbs)
         points = hourglass_points(pred_volume, batch.centre_cam)
         recon, vertices = reconstruct(smplr, body, points)
         target = batch.points_cam - batch.root_cam[:, None]

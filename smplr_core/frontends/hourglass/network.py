@@ -4,6 +4,9 @@ the image network of the SMPLR paper (Madadi et al. 2020, Sec. 3.1: 5 stacks, 25
 
 Every stack ends with K * D output channels reshaped to a (K, D, H, W) volume of logits; the
 volumes of all stacks are returned so that each gets the intermediate supervision of the paper.
+With `limbs`, each head also outputs L * D channels: one volume per bone of SMPL's kinematic tree
+(the paper's limb channels), supervised with a tube around the bone and fed to the next stack with
+the point volumes; coordinates come from the point volumes only.
 """
 from __future__ import annotations
 
@@ -12,7 +15,7 @@ from dataclasses import asdict, dataclass
 import torch
 from torch import nn
 
-from smplr_core.frontends.hourglass.volume import grid_to_volume, soft_argmax_3d
+from smplr_core.frontends.hourglass.volume import SMPL_BONES, grid_to_volume, soft_argmax_3d
 
 
 @dataclass(frozen=True)
@@ -24,6 +27,16 @@ class HourglassConfig:
     depth_bins: int      # D: voxels along depth
     num_points: int = 42  # root + 23 joints + 18 landmarks
     levels: int = 4       # down-sampling steps inside each hourglass
+    limbs: bool = False   # one extra volume per SMPL bone (checkpoints without the field: none)
+
+    def __post_init__(self):
+        if self.limbs and self.num_points < 24:
+            raise ValueError("limb channels need the 24 SMPL joints among the points")
+
+    @property
+    def num_limbs(self) -> int:
+        """L: limb volumes per stack (the 23 bones of SMPL's kinematic tree, or none)."""
+        return len(SMPL_BONES) if self.limbs else 0
 
     @property
     def heatmap_size(self) -> int:
@@ -38,11 +51,11 @@ class HourglassConfig:
         return asdict(self)
 
 
-# Named configurations: the paper's network; "medium" (the paper's input and depth resolution with
-# fewer, narrower stacks: trained on one GPU, ~0.1 s a crop on a 2-core CPU); and "small", which
-# trains on a 2-core CPU.
+# Named configurations: the paper's network, with its limb channels; "medium" (the paper's input and
+# depth resolution with fewer, narrower stacks: trained on one GPU, ~0.1 s a crop on a 2-core CPU);
+# and "small", which trains on a 2-core CPU. The shipped medium and small weights have no limbs.
 CONFIGS = {
-    "paper": HourglassConfig(stacks=5, features=256, input_size=256, depth_bins=16),
+    "paper": HourglassConfig(stacks=5, features=256, input_size=256, depth_bins=16, limbs=True),
     "medium": HourglassConfig(stacks=3, features=128, input_size=256, depth_bins=16),
     "small": HourglassConfig(stacks=2, features=64, input_size=128, depth_bins=8),
 }
@@ -81,13 +94,16 @@ class Hourglass(nn.Module):
 
 
 class VolumetricHourglass(nn.Module):
-    """Image crop (B, 3, S, S) in [0, 1] -> list over stacks of (B, K, D, S/4, S/4) logits."""
+    """Image crop (B, 3, S, S) in [0, 1] -> list over stacks of (B, K, D, S/4, S/4) logits.
+
+    `forward_with_limbs` also gives the limb logits, (B, L, D, S/4, S/4) per stack.
+    """
 
     def __init__(self, config: HourglassConfig):
         super().__init__()
         self.config = config
         f = config.features
-        out_channels = config.num_points * config.depth_bins
+        out_channels = (config.num_points + config.num_limbs) * config.depth_bins
         self.stem = nn.Sequential(
             nn.Conv2d(3, f // 2, 7, stride=2, padding=3), nn.BatchNorm2d(f // 2), nn.ReLU(inplace=True),
             Residual(f // 2, f // 2), nn.MaxPool2d(2), Residual(f // 2, f), Residual(f, f))
@@ -103,17 +119,26 @@ class VolumetricHourglass(nn.Module):
         self.register_buffer("std", torch.tensor([0.229, 0.224, 0.225]).view(1, 3, 1, 1))
 
     def forward(self, images: torch.Tensor) -> list[torch.Tensor]:
+        """Point logits of every stack (limb logits, if any, are computed and dropped)."""
+        return self.forward_with_limbs(images)[0]
+
+    def forward_with_limbs(self, images: torch.Tensor) -> tuple[list[torch.Tensor], list[torch.Tensor]]:
+        """(point logits per stack (B, K, D, H, W), limb logits per stack (B, L, D, H, W); an empty
+        list without limb channels). The merge into the next stack sees both."""
         c = self.config
         x = self.stem((images - self.mean) / self.std)
-        outputs = []
+        points, limbs = [], []
         for i in range(c.stacks):
             feat = self.features[i](self.hourglasses[i](x))
             logits = self.heads[i](feat)
-            outputs.append(logits.view(logits.shape[0], c.num_points, c.depth_bins,
-                                       logits.shape[-2], logits.shape[-1]))
+            volumes = logits.view(logits.shape[0], c.num_points + c.num_limbs, c.depth_bins,
+                                  logits.shape[-2], logits.shape[-1])
+            points.append(volumes[:, :c.num_points])
+            if c.limbs:
+                limbs.append(volumes[:, c.num_points:])
             if i < c.stacks - 1:
                 x = x + self.merge_features[i](feat) + self.merge_heads[i](logits)
-        return outputs
+        return points, limbs
 
     def predict_volume(self, images: torch.Tensor) -> torch.Tensor:
         """(B, 3, S, S) in [0, 1] -> (B, K, 3) volume coordinates (a, b, d) metres, last stack."""

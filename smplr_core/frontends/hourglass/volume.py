@@ -19,7 +19,13 @@ from __future__ import annotations
 
 import torch
 
+from smplr_core.body.joint_names import SMPL_PARENTS
+
 VOLUME_SIZE_M = 2.5  # paper: the voxel volume spans 2.5 m around the root in x, y and depth
+
+# The bones of SMPL's kinematic tree over the 24 joints (the first 24 points): (parent, joint) for
+# every joint but the root, in joint order. One limb channel each.
+SMPL_BONES: tuple[tuple[int, int], ...] = tuple((p, j) for j, p in enumerate(SMPL_PARENTS) if p >= 0)
 
 
 def crop_intrinsics(root_cam: torch.Tensor, crop_size: int) -> torch.Tensor:
@@ -113,6 +119,41 @@ def voxel_targets(volume_xyz: torch.Tensor, grid_hwd: tuple[int, int, int],
     return gd[..., :, None, None] * gy[..., None, :, None] * gx[..., None, None, :]
 
 
+def limb_targets(volume_xyz: torch.Tensor, bones: torch.Tensor, grid_hwd: tuple[int, int, int],
+                 sigma_bins: float = 1.0) -> torch.Tensor:
+    """Gaussian "tube" voxel heat-maps with unit peak along each bone (the limb channels' targets).
+
+    volume_xyz (B, K, 3) metres; bones (L, 2) point indices (start, end) -> (B, L, D, H, W): the
+    Gaussian of each voxel centre's distance to the segment, in bins (same grid and sigma as
+    `voxel_targets`, so a zero-length bone gives that point's target). Built from per-axis offsets
+    broadcast over the grid, never a (B, L, D, H, W, 3) tensor.
+    """
+    height, width, depth = grid_hwd
+    grid = volume_to_grid(volume_xyz, grid_hwd)
+    start, end = grid[:, bones[:, 0]], grid[:, bones[:, 1]]   # (B, L, 3)
+    along = end - start
+    length2 = along.pow(2).sum(-1).clamp_min(1e-12)[..., None, None, None]
+
+    def offsets(n: int, k: int, shape: tuple[int, int, int]) -> tuple[torch.Tensor, torch.Tensor]:
+        """Bin centres minus the bone's start along axis k, and the bone's extent along it."""
+        bins = torch.arange(n, device=grid.device, dtype=grid.dtype) + 0.5
+        rel = bins - start[..., k, None]                         # (B, L, n)
+        return rel.view(*rel.shape[:2], *shape), along[..., k, None, None, None]
+
+    axes = [offsets(width, 0, (1, 1, width)), offsets(height, 1, (1, height, 1)),
+            offsets(depth, 2, (depth, 1, 1))]
+    # t: position along the bone of the point nearest each voxel centre, clamped to the segment.
+    t = (sum(rel * ext for rel, ext in axes) / length2).clamp(0.0, 1.0)   # (B, L, D, H, W)
+    dist2 = sum((rel - t * ext).pow(2) for rel, ext in axes)
+    return torch.exp(-0.5 * dist2 / sigma_bins ** 2)
+
+
+def volume_softmax(heatmaps: torch.Tensor) -> torch.Tensor:
+    """(B, C, D, H, W) logits -> probabilities, a softmax over each volume."""
+    batch, channels = heatmaps.shape[:2]
+    return torch.softmax(heatmaps.reshape(batch, channels, -1), dim=-1).reshape(heatmaps.shape)
+
+
 def soft_argmax_3d(heatmaps: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
     """Soft-argmax over voxel heat-map logits.
 
@@ -120,8 +161,7 @@ def soft_argmax_3d(heatmaps: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
     (column, row, depth bin) with bin centres at i + 0.5, probabilities (B, K, D, H, W)).
     """
     batch, points, depth, height, width = heatmaps.shape
-    probs = torch.softmax(heatmaps.reshape(batch, points, -1), dim=-1)
-    probs = probs.reshape(batch, points, depth, height, width)
+    probs = volume_softmax(heatmaps)
     dev, dt = heatmaps.device, heatmaps.dtype
     xs = torch.arange(width, device=dev, dtype=dt) + 0.5
     ys = torch.arange(height, device=dev, dtype=dt) + 0.5
