@@ -17,7 +17,7 @@ import torch
 from smplr_core import geometry
 from smplr_core.body import load_body_model
 from smplr_core.body.lbs import CHUNKED_SKINNING_MIN_BATCH
-from smplr_core.inference import freeze
+from smplr_core.inference import freeze, fusion
 from smplr_core.models.checkpoint import DEFAULT_WEIGHTS_DIR, WEIGHT_FILES, load_checkpoint, load_state
 from smplr_core.models.dae import DAE, VISIBILITY_THRESHOLD, DAEConfig
 from smplr_core.models.smplr import SMPLR, SMPLRConfig
@@ -174,7 +174,8 @@ class Pipeline(torch.nn.Module):
         _check_inputs(kp, vis, k)
         if kp.shape[0] == 0:
             return self._empty()
-        valid, *outputs, finite_rows = self._core(kp, vis, k)(kp, vis, k)
+        with fusion(False):  # the frozen core graph must not meet the oneDNN Graph fuser
+            valid, *outputs, finite_rows = self._core(kp, vis, k)(kp, vis, k)
         if bool(finite_rows.all()):
             return PipelineOutput(valid, *outputs)
         return PipelineOutput(valid & finite_rows,

@@ -8,6 +8,7 @@ import torch
 from smplr_core.frontends.blazepose import networks
 from smplr_core.frontends.blazepose import processing as P
 from smplr_core.frontends.blazepose.assets import MODELS, converted_path, model_dir
+from smplr_core.inference import onednn_fusion_available
 from smplr_core.frontends.blazepose.networks import (DETECTOR_INPUT_SIZE, LANDMARK_INPUT_SIZE,
                                                      BlazePoseDetector, BlazePoseLandmarks)
 from tests.frontend_helpers import astronaut, messi, one_torch_thread, video_frames  # noqa: F401 (autouse fixture)
@@ -100,19 +101,37 @@ def test_batched_landmarks_equal_single(crops):
     assert (batched - single).abs().max() < 1e-2
 
 
-def test_batch_split_over_two_threads_equals_one_pass(crops, monkeypatch):
-    """On one torch thread a batch runs as two concurrent halves (run_batch): bit for bit the
-    result of one pass."""
+def test_batch_split_over_two_threads_equals_its_halves(crops, monkeypatch):
+    """On one torch thread a batch runs as two concurrent halves (run_batch): bit for bit the two
+    halves run one after the other, and within float rounding the whole batch in one pass."""
     net = BlazePoseLandmarks("full", optimise=True)
     x = crops[1][:3].contiguous(memory_format=torch.channels_last)
     with torch.inference_mode():
         monkeypatch.setattr(networks, "_usable_cpus", lambda: 2)
-        split = networks.run_batch(net.net, x)
+        for _ in range(networks._COMPILE_CALLS + 1):  # halves run concurrently once compiled
+            split = networks.run_batch(net.net, x, net.fused)
+        with networks.fusion(net.fused):
+            halves = [torch.cat([a, b]) for a, b in zip(net.net(x[:2]), net.net(x[2:]))]
         monkeypatch.setattr(networks, "_usable_cpus", lambda: 1)
-        whole = networks.run_batch(net.net, x)
+        whole = networks.run_batch(net.net, x, net.fused)
     assert len(split) == len(whole) == 3
-    for a, b in zip(split, whole):
+    for a, b, c in zip(split, halves, whole):
         assert torch.equal(a, b)
+        assert (a - c).abs().max() < 1e-2
+
+
+def test_networks_run_through_onednn_graph_fuser(crops):
+    """On CPU the BlazePose graphs run as fused oneDNN partitions, and the process-wide fuser
+    switch is off again after each call (other TorchScript graphs must not meet it)."""
+    if not onednn_fusion_available():
+        pytest.skip("this torch build has no oneDNN Graph fuser")
+    net = BlazePoseLandmarks("full", optimise=True)
+    assert net.fused
+    with torch.inference_mode():
+        for _ in range(3):
+            net(crops[1][:1])
+    assert "oneDNNFusionGroup" in str(torch.jit.last_executed_optimized_graph())
+    assert not torch.jit.onednn_fusion_enabled()
 
 
 def test_cpu_crop_matches_grid_sample_crop():

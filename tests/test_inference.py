@@ -1,0 +1,55 @@
+"""The process-wide oneDNN Graph fuser switch (smplr_core.inference.fusion)."""
+from __future__ import annotations
+
+import threading
+import time
+
+import pytest
+import torch
+
+from smplr_core.inference import fusion, onednn_fusion_available
+
+pytestmark = pytest.mark.skipif(not onednn_fusion_available(), reason="no oneDNN Graph fuser in this torch")
+
+
+def test_same_setting_shares_and_other_setting_waits():
+    seen: dict[str, object] = {}
+    inside = threading.Barrier(2)
+    release = threading.Event()
+
+    def fused_user(name: str):
+        with fusion(True):
+            seen[name] = torch.jit.onednn_fusion_enabled()
+            inside.wait(timeout=10)  # both fused users are inside at once
+            release.wait(timeout=10)
+
+    def plain_user():
+        with fusion(False):
+            seen["plain"] = torch.jit.onednn_fusion_enabled()
+            seen["plain_at"] = time.monotonic()
+
+    fused = [threading.Thread(target=fused_user, args=(n,)) for n in ("a", "b")]
+    for t in fused:
+        t.start()
+    time.sleep(0.2)
+    plain = threading.Thread(target=plain_user)
+    plain.start()
+    time.sleep(0.2)
+    assert "plain" not in seen, "a caller without the fuser ran while fused callers were inside"
+    released_at = time.monotonic()
+    release.set()
+    for t in fused + [plain]:
+        t.join(timeout=10)
+    assert seen["a"] is True and seen["b"] is True
+    assert seen["plain"] is False and seen["plain_at"] >= released_at
+    assert not torch.jit.onednn_fusion_enabled()
+
+
+def test_switch_is_restored_after_an_error():
+    with pytest.raises(RuntimeError):
+        with fusion(True):
+            assert torch.jit.onednn_fusion_enabled()
+            raise RuntimeError("boom")
+    assert not torch.jit.onednn_fusion_enabled()
+    with fusion(False):  # not blocked by the failed caller
+        assert not torch.jit.onednn_fusion_enabled()
