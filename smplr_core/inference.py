@@ -10,7 +10,7 @@ control flow, and the graphs keep the batch dimension free (shapes are read from
 tests compare traced and eager outputs at several batch sizes.
 
 Convolutional networks on the CPU (the BlazePose networks) run through the oneDNN Graph fuser of
-TorchScript instead (``fused_freeze`` and ``fusion``): convolutions with their activations and
+TorchScript instead (``FusedGraph`` and ``fusion``): convolutions with their activations and
 residual additions become fused oneDNN partitions compiled once per input shape, which removes
 most of the per-op cost (landmark network, batch 1, one thread: 13.3 -> 9.2 ms). The fuser is a
 process-wide switch that TorchScript reads when it specialises a graph for a new input shape, and
@@ -81,14 +81,49 @@ class _FusionSwitch:
 
 
 fusion = _FusionSwitch()
-"""``with fusion(True):`` run graphs made by ``fused_freeze``; ``with fusion(False):`` run other
-TorchScript graphs (they must not be specialised with the fuser on)."""
+"""``with fusion(True):`` run graphs made for the fuser (``FusedGraph`` does it itself);
+``with fusion(False):`` run other TorchScript graphs (they must not be specialised with the fuser on)."""
 
 
-def fused_freeze(module: torch.nn.Module, example: tuple) -> torch.jit.ScriptModule:
-    """``module`` traced and frozen for the oneDNN Graph fuser: call it inside ``fusion(True)``.
+# The fuser compiles a graph's partitions during its first calls with a new input shape, and two
+# threads doing that at once on the same graph corrupt memory (seen here: a crash on the next
+# call). So the first calls of each shape run one at a time (one lock for all fused graphs);
+# compiled graphs run concurrently fine.
+COMPILE_CALLS = 3  # profiling run, optimising run, and one more for safety
+_compile_lock = threading.Lock()
+
+
+class FusedGraph:
+    """``module`` traced and frozen for the oneDNN Graph fuser, called like the module.
 
     Without ``optimize_for_inference``: the fuser takes the plain frozen graph (convolutions,
     activations, additions) and makes its own fused partitions at the first calls of each input
-    shape (tens of milliseconds per new shape)."""
-    return freeze(module, example, optimise_cpu=False)
+    shape (tens of milliseconds per new shape). Every call runs inside ``fusion(True)``."""
+
+    def __init__(self, module: torch.nn.Module, example: tuple):
+        self.graph = freeze(module, example, optimise_cpu=False)
+        self._calls: dict[tuple, int] = {}
+
+    def warm(self, *shapes: torch.Size) -> bool:
+        """Whether calls with inputs of these shapes are past compilation."""
+        return self._calls.get(tuple(tuple(s) for s in shapes), 0) >= COMPILE_CALLS
+
+    def __call__(self, *inputs: torch.Tensor):
+        shapes = tuple(tuple(x.shape) for x in inputs)
+        with fusion(True):
+            if self._calls.get(shapes, 0) >= COMPILE_CALLS:
+                return self.graph(*inputs)
+            with _compile_lock:
+                out = self.graph(*inputs)
+                self._calls[shapes] = self._calls.get(shapes, 0) + 1
+            return out
+
+
+def optimised(module: torch.nn.Module, example: tuple) -> "FusedGraph | torch.jit.ScriptModule":
+    """The fastest inference form of a convolutional ``module`` for the ``example`` inputs' device:
+    a ``FusedGraph`` on a CPU whose torch has the fuser, else ``freeze`` (on CPU with
+    ``optimize_for_inference``)."""
+    on_cpu = all(t.device.type == "cpu" for t in example if isinstance(t, torch.Tensor))
+    if on_cpu and onednn_fusion_available():
+        return FusedGraph(module, example)
+    return freeze(module, example)

@@ -8,7 +8,7 @@ import torch
 from smplr_core.frontends.blazepose import networks
 from smplr_core.frontends.blazepose import processing as P
 from smplr_core.frontends.blazepose.assets import MODELS, converted_path, model_dir
-from smplr_core.inference import onednn_fusion_available
+from smplr_core.inference import COMPILE_CALLS, FusedGraph, onednn_fusion_available
 from smplr_core.frontends.blazepose.networks import (DETECTOR_INPUT_SIZE, LANDMARK_INPUT_SIZE,
                                                      BlazePoseDetector, BlazePoseLandmarks)
 from tests.frontend_helpers import astronaut, messi, one_torch_thread, video_frames  # noqa: F401 (autouse fixture)
@@ -108,12 +108,11 @@ def test_batch_split_over_two_threads_equals_its_halves(crops, monkeypatch):
     x = crops[1][:3].contiguous(memory_format=torch.channels_last)
     with torch.inference_mode():
         monkeypatch.setattr(networks, "_usable_cpus", lambda: 2)
-        for _ in range(networks._COMPILE_CALLS + 1):  # halves run concurrently once compiled
-            split = networks.run_batch(net.net, x, net.fused)
-        with networks.fusion(net.fused):
-            halves = [torch.cat([a, b]) for a, b in zip(net.net(x[:2]), net.net(x[2:]))]
+        for _ in range(COMPILE_CALLS + 1):  # halves run concurrently once compiled
+            split = networks.run_batch(net.net, x)
+        halves = [torch.cat([a, b]) for a, b in zip(net.net(x[:2]), net.net(x[2:]))]
         monkeypatch.setattr(networks, "_usable_cpus", lambda: 1)
-        whole = networks.run_batch(net.net, x, net.fused)
+        whole = networks.run_batch(net.net, x)
     assert len(split) == len(whole) == 3
     for a, b, c in zip(split, halves, whole):
         assert torch.equal(a, b)
@@ -126,7 +125,7 @@ def test_networks_run_through_onednn_graph_fuser(crops):
     if not onednn_fusion_available():
         pytest.skip("this torch build has no oneDNN Graph fuser")
     net = BlazePoseLandmarks("full", optimise=True)
-    assert net.fused
+    assert isinstance(net.net, FusedGraph)
     with torch.inference_mode():
         for _ in range(3):
             net(crops[1][:1])

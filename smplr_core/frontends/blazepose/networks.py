@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import os
 import threading
-import weakref
 from concurrent.futures import ThreadPoolExecutor
 from typing import NamedTuple
 
@@ -18,7 +17,7 @@ from torch import nn
 
 from smplr_core.frontends.blazepose.assets import load_converted
 from smplr_core.frontends.blazepose.graph import TfliteGraphNet
-from smplr_core.inference import freeze, fused_freeze, fusion, onednn_fusion_available
+from smplr_core.inference import FusedGraph, optimised
 
 DETECTOR_INPUT_SIZE = 224
 LANDMARK_INPUT_SIZE = 256
@@ -61,27 +60,22 @@ class _Frozen(nn.Module):
         return tuple(self.net(x))
 
 
-def _optimise(net: nn.Module, size: int, device: torch.device) -> tuple[nn.Module, bool]:
-    """Trace and freeze with channels_last weights. On a CPU whose torch has the oneDNN Graph
-    fuser, the frozen graph is left to it (``smplr_core.inference.fused_freeze``: fused
-    convolution/activation/addition partitions); otherwise ``smplr_core.inference.freeze``
-    (constant-folded graph; on CPU oneDNN convolutions from ``optimize_for_inference``).
-    Returns the module and whether it runs with the fuser.
-
-    The traced graph keeps the batch dimension free (reshapes read it from the input)."""
+def _optimise(net: nn.Module, size: int, device: torch.device):
+    """Traced and frozen with channels_last weights (``smplr_core.inference.optimised``): on a CPU
+    a ``FusedGraph`` (fused oneDNN convolution/activation/addition partitions), else a frozen
+    graph. The traced graph keeps the batch dimension free (reshapes read it from the input)."""
     net = net.to(device=device, memory_format=torch.channels_last)
     example = torch.zeros(1, 3, size, size, device=device).contiguous(memory_format=torch.channels_last)
-    if device.type == "cpu" and onednn_fusion_available():
-        return fused_freeze(_Frozen(net), (example,)), True
-    return freeze(_Frozen(net), (example,)), False
+    return optimised(_Frozen(net), (example,))
 
 
 # A batch of two or more crops (several people; the detector's whole image plus tiles) runs as two
 # halves on two threads at once when torch itself uses one thread (the ROS node's default on 2
 # cores): each half is a whole network pass, so the threads meet once per call instead of at every
 # layer as torch's own intra-op threads do. On 2 cores: landmarks batch 2 23.5 -> 13.3 ms, detector
-# batch 5 64 -> 43 ms; the outputs are bit-identical (each crop's result does not depend on the
-# rest of the batch).
+# batch 5 64 -> 43 ms (measured before the fused graphs). The result equals the two halves run one
+# after the other bit for bit; against one pass over the whole batch it differs by float rounding
+# only (the fused kernels are compiled per batch size).
 _half_pool: ThreadPoolExecutor | None = None
 _half_pool_lock = threading.Lock()
 
@@ -101,53 +95,29 @@ def _usable_cpus() -> int:
         return os.cpu_count() or 1
 
 
-def run_batch(net: nn.Module, x: torch.Tensor, fused: bool = False) -> tuple[torch.Tensor, ...]:
+def run_batch(net, x: torch.Tensor) -> tuple[torch.Tensor, ...]:
     """``net(x)`` (a tuple of batch-first outputs), split in two concurrent halves on the CPU when
-    the batch has two or more items, torch runs one thread and two CPUs are available.
-    ``fused``: ``net`` is a ``fused_freeze`` graph (runs inside ``fusion(True)``)."""
-    with fusion(fused):
-        if x.device.type != "cpu" or x.shape[0] < 2 or torch.get_num_threads() != 1 \
-                or _usable_cpus() < 2:
-            return _call(net, x, fused)
-        half = (x.shape[0] + 1) // 2
-        if fused and not (_warm(net, x[:half].shape) and _warm(net, x[half:].shape)):
-            first, rest = _call(net, x[:half], fused), _call(net, x[half:], fused)
-        else:
-            # Grad and inference modes are per thread: the helper thread runs in the caller's.
-            inference, grad = torch.is_inference_mode_enabled(), torch.is_grad_enabled()
-
-            def second_half():
-                with torch.inference_mode(inference), torch.set_grad_enabled(grad):
-                    return net(x[half:])
-
-            future = _second_thread().submit(second_half)
-            first = net(x[:half])
-            rest = future.result()
-        return tuple(torch.cat([a, b]) for a, b in zip(first, rest))
-
-
-# The oneDNN Graph fuser compiles a graph's partitions during its first calls with a new input
-# shape, and two threads doing that at once on the same graph corrupt memory (seen here: a crash
-# on the next call). So the first calls of each shape run one at a time, and a batch is split over
-# two threads only once both half shapes are compiled; compiled graphs run concurrently fine (the
-# tests compare split and whole results bit for bit).
-_COMPILE_CALLS = 3  # profiling run, optimising run, and one more for safety
-_compile_lock = threading.Lock()
-_calls_per_shape: "weakref.WeakKeyDictionary[nn.Module, dict]" = weakref.WeakKeyDictionary()
-
-
-def _warm(net: nn.Module, shape: torch.Size) -> bool:
-    return _calls_per_shape.get(net, {}).get(tuple(shape), 0) >= _COMPILE_CALLS
-
-
-def _call(net: nn.Module, x: torch.Tensor, fused: bool) -> tuple[torch.Tensor, ...]:
-    if not fused or _warm(net, x.shape):
+    the batch has two or more items, torch runs one thread and two CPUs are available. A
+    ``FusedGraph`` is split only once both half shapes are compiled (before that the halves run
+    one after the other)."""
+    if x.device.type != "cpu" or x.shape[0] < 2 or torch.get_num_threads() != 1 \
+            or _usable_cpus() < 2:
         return net(x)
-    with _compile_lock:
-        out = net(x)
-        counts = _calls_per_shape.setdefault(net, {})
-        counts[tuple(x.shape)] = counts.get(tuple(x.shape), 0) + 1
-    return out
+    half = (x.shape[0] + 1) // 2
+    if isinstance(net, FusedGraph) and not (net.warm(x[:half].shape) and net.warm(x[half:].shape)):
+        first, rest = net(x[:half]), net(x[half:])
+    else:
+        # Grad and inference modes are per thread: the helper thread runs in the caller's.
+        inference, grad = torch.is_inference_mode_enabled(), torch.is_grad_enabled()
+
+        def second_half():
+            with torch.inference_mode(inference), torch.set_grad_enabled(grad):
+                return net(x[half:])
+
+        future = _second_thread().submit(second_half)
+        first = net(x[:half])
+        rest = future.result()
+    return tuple(torch.cat([a, b]) for a, b in zip(first, rest))
 
 
 class BlazePoseDetector(nn.Module):
@@ -157,10 +127,10 @@ class BlazePoseDetector(nn.Module):
         super().__init__()
         self.device = torch.device(device)
         net = _build("detector", None).to(self.device)
-        self.net, self.fused = _optimise(net, DETECTOR_INPUT_SIZE, self.device) if optimise else (_Frozen(net), False)
+        self.net = _optimise(net, DETECTOR_INPUT_SIZE, self.device) if optimise else _Frozen(net)
 
     def forward(self, x: torch.Tensor) -> DetectorOutput:
-        regressors, scores = run_batch(self.net, x.contiguous(memory_format=torch.channels_last), self.fused)
+        regressors, scores = run_batch(self.net, x.contiguous(memory_format=torch.channels_last))
         return DetectorOutput(regressors, scores[..., 0])
 
 
@@ -173,10 +143,10 @@ class BlazePoseLandmarks(nn.Module):
             raise ValueError(f"unknown landmark model {model!r}; choose one of {LANDMARK_MODELS}")
         self.device = torch.device(device)
         net = _build(model, _LANDMARK_OUTPUTS).to(self.device)
-        self.net, self.fused = _optimise(net, LANDMARK_INPUT_SIZE, self.device) if optimise else (_Frozen(net), False)
+        self.net = _optimise(net, LANDMARK_INPUT_SIZE, self.device) if optimise else _Frozen(net)
 
     def forward(self, x: torch.Tensor) -> LandmarkOutput:
-        raw, flag, world = run_batch(self.net, x.contiguous(memory_format=torch.channels_last), self.fused)
+        raw, flag, world = run_batch(self.net, x.contiguous(memory_format=torch.channels_last))
         b = raw.shape[0]
         return LandmarkOutput(raw.reshape(b, NUM_LANDMARKS, 5), flag.reshape(b),
                               world.reshape(b, NUM_LANDMARKS, 3))
