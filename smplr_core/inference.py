@@ -98,24 +98,41 @@ class FusedGraph:
 
     Without ``optimize_for_inference``: the fuser takes the plain frozen graph (convolutions,
     activations, additions) and makes its own fused partitions at the first calls of each input
-    shape (tens of milliseconds per new shape). Every call runs inside ``fusion(True)``."""
+    shape (tens of milliseconds per new shape). Every call runs inside ``fusion(True)``.
+    Partitions compiled for one torch thread count run slowly with another (landmark network,
+    one thread: 9 ms when compiled for one thread, 13 ms when compiled for two), so the graph is
+    traced once per thread count it is called with."""
 
     def __init__(self, module: torch.nn.Module, example: tuple):
-        self.graph = freeze(module, example, optimise_cpu=False)
+        self._module, self._example = module, example
+        self._graphs: dict[int, torch.jit.ScriptModule] = {}
         self._calls: dict[tuple, int] = {}
+        self._graph(torch.get_num_threads())
+
+    def _graph(self, threads: int) -> torch.jit.ScriptModule:
+        graph = self._graphs.get(threads)
+        if graph is None:
+            with _compile_lock:
+                graph = self._graphs.get(threads)
+                if graph is None:
+                    graph = self._graphs[threads] = freeze(self._module, self._example, optimise_cpu=False)
+        return graph
 
     def warm(self, *shapes: torch.Size) -> bool:
-        """Whether calls with inputs of these shapes are past compilation."""
-        return self._calls.get(tuple(tuple(s) for s in shapes), 0) >= COMPILE_CALLS
+        """Whether calls with inputs of these shapes (on this thread count) are past compilation."""
+        key = (torch.get_num_threads(),) + tuple(tuple(s) for s in shapes)
+        return self._calls.get(key, 0) >= COMPILE_CALLS
 
     def __call__(self, *inputs: torch.Tensor):
-        shapes = tuple(tuple(x.shape) for x in inputs)
+        threads = torch.get_num_threads()
+        key = (threads,) + tuple(tuple(x.shape) for x in inputs)
+        graph = self._graph(threads)
         with fusion(True):
-            if self._calls.get(shapes, 0) >= COMPILE_CALLS:
-                return self.graph(*inputs)
+            if self._calls.get(key, 0) >= COMPILE_CALLS:
+                return graph(*inputs)
             with _compile_lock:
-                out = self.graph(*inputs)
-                self._calls[shapes] = self._calls.get(shapes, 0) + 1
+                out = graph(*inputs)
+                self._calls[key] = self._calls.get(key, 0) + 1
             return out
 
 

@@ -53,3 +53,30 @@ def test_switch_is_restored_after_an_error():
     assert not torch.jit.onednn_fusion_enabled()
     with fusion(False):  # not blocked by the failed caller
         assert not torch.jit.onednn_fusion_enabled()
+
+
+def test_fused_graph_per_thread_count_gives_the_same_result():
+    """A FusedGraph traces once per torch thread count (partitions compiled for one count are slow
+    with another) and computes the same function with each."""
+    from smplr_core.inference import FusedGraph
+
+    torch.manual_seed(0)
+    net = torch.nn.Sequential(torch.nn.Conv2d(3, 8, 3, padding=1), torch.nn.ReLU6(),
+                              torch.nn.Conv2d(8, 8, 3, padding=1, groups=8)).eval()
+    x = torch.rand(2, 3, 32, 32)
+    expected = net(x)
+    threads = torch.get_num_threads()
+    graph = FusedGraph(net, (x[:1],))
+    try:
+        outs = {}
+        for n in (1, 2):
+            torch.set_num_threads(n)
+            with torch.inference_mode():
+                for _ in range(4):
+                    outs[n] = graph(x)
+        assert sorted(graph._graphs) == sorted({threads, 1, 2})
+    finally:
+        torch.set_num_threads(threads)
+    for out in outs.values():
+        assert (out - expected).abs().max() < 1e-5
+    assert not torch.jit.onednn_fusion_enabled()
