@@ -38,24 +38,32 @@ def forward_kinematics(
     rotmats (B, J, 3, 3) local rotations (index 0: global orientation); rest_joints (B, J, 3).
     Returns posed joints (B, J, 3) and skinning transforms (B, J, 3, 4) that map rest-pose
     points to posed points for each joint's segment: [R_world | t_world - R_world J_rest].
+
+    Each level's parents are all in the level before, so a level takes its parents' world
+    transforms with one index per tensor and the levels are put back in joint order once at the
+    end (a few ops per level: the batch-1 call is dominated by per-op cost).
     """
-    B, J = rotmats.shape[:2]
-    rot_w: list[torch.Tensor | None] = [None] * J
-    pos_w: list[torch.Tensor | None] = [None] * J
+    J = rotmats.shape[1]
     root = levels[0][0]
-    rot_w[root] = rotmats[:, root]
-    pos_w[root] = rest_joints[:, root]
-    for level in levels[1:]:
-        par = [parents[j] for j in level]
-        R_par = torch.stack([rot_w[p] for p in par], 1)  # (B, n, 3, 3)
-        t_par = torch.stack([pos_w[p] for p in par], 1)
-        offset = rest_joints[:, level] - rest_joints[:, par]
-        R = R_par @ rotmats[:, level]
-        t = t_par + (R_par @ offset.unsqueeze(-1)).squeeze(-1)
-        for i, j in enumerate(level):
-            rot_w[j], pos_w[j] = R[:, i], t[:, i]
-    R_all = torch.stack(rot_w, 1)
-    t_all = torch.stack(pos_w, 1)
+    rot_w = rotmats[:, root:root + 1]
+    pos_w = rest_joints[:, root:root + 1]
+    own_parent = [p if p >= 0 else j for j, p in enumerate(parents)]
+    offsets = rest_joints - rest_joints[:, own_parent]  # (B, J, 3) rest offset from the parent
+    rots, poss = [rot_w], [pos_w]
+    for prev, level in zip(levels, levels[1:]):
+        slot = {j: i for i, j in enumerate(prev)}
+        take = [slot[parents[j]] for j in level]
+        R_par, t_par = rot_w[:, take], pos_w[:, take]
+        rot_w = R_par @ rotmats[:, level]
+        pos_w = t_par + (R_par @ offsets[:, level].unsqueeze(-1)).squeeze(-1)
+        rots.append(rot_w)
+        poss.append(pos_w)
+    order = [j for level in levels for j in level]
+    back = [0] * J
+    for i, j in enumerate(order):
+        back[j] = i
+    R_all = torch.cat(rots, 1)[:, back]
+    t_all = torch.cat(poss, 1)[:, back]
     t_skin = t_all - (R_all @ rest_joints.unsqueeze(-1)).squeeze(-1)
     return t_all, torch.cat([R_all, t_skin.unsqueeze(-1)], -1)
 
