@@ -251,6 +251,22 @@ class Reconstructor:
         """Forget tracks (e.g. when the video loops or the camera changes)."""
         self.tracker.reset()
 
+    def warm_up(self) -> float:
+        """Run every stage on blank input at the batch sizes a frame can bring, so that the first
+        frames do not pay for building and compiling the CPU graphs (``PoseTracker.warm_up``; the
+        core pipeline's frozen graph is built at its first call). Returns the seconds it took."""
+        import torch
+
+        start = time.perf_counter()
+        self.tracker.warm_up()
+        if self.pipeline is not None:
+            intr = torch.tensor([[500.0, 500.0, 320.0, 240.0]], device=self.device)
+            for n in range(1, self.max_people + 1):
+                for _ in range(2):  # TorchScript specialises a graph at its second call of a shape
+                    self.pipeline(torch.zeros(n, 33, 2, device=self.device),
+                                  torch.zeros(n, 33, device=self.device), intr.expand(n, 4))
+        return time.perf_counter() - start
+
     def __call__(self, rgb: np.ndarray, intrinsics: np.ndarray) -> FrameResult:
         """rgb (H, W, 3) uint8, intrinsics (4,) fx, fy, cx, cy -> FrameResult."""
         import torch

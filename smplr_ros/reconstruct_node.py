@@ -132,6 +132,9 @@ def make_node_class():
             super().__init__(NODE_NAME)
             self.params = declare(self, RECONSTRUCT_PARAMS)   # raises ParameterError
             self.reconstructor = self._load_models()
+            warm_s = self.reconstructor.warm_up()
+            self.get_logger().info(f"models loaded; graphs built for up to "
+                                   f"{self.params['max_people']} people in {warm_s:.1f} s")
             from smplr_core.body.joint_names import SMPL_PARENTS
 
             self.parents = [int(p) for p in SMPL_PARENTS]

@@ -203,3 +203,25 @@ def test_cuda_matches_cpu():
     gpu = PoseTracker(device="cuda")(img)
     assert len(cpu) == len(gpu) == 1
     assert np.abs(cpu[0].keypoints - gpu[0].keypoints).max() < 1.0
+
+
+def test_warm_up_compiles_every_batch_size_tracking_uses():
+    """After warm_up the fused CPU graphs are compiled for every shape a frame can bring (whole
+    batches and their halves), so no frame pays for compiling; the tracker still works."""
+    from smplr_core.frontends.tracker import CANDIDATE_SURPLUS
+    from smplr_core.inference import FusedGraph
+
+    trk = PoseTracker(max_people=2, tile_grid=(2, 2), tiles_per_detection=2)
+    if not isinstance(trk.landmarks.net, FusedGraph):
+        pytest.skip("no oneDNN Graph fuser in this torch build")
+    assert not trk.landmarks.net.warm(torch.Size([1, 3, 256, 256]))
+    assert trk.warm_up() > 0
+    for b in range(1, 2 + CANDIDATE_SURPLUS + 1):
+        shapes = [(b, 3, 256, 256)] if torch.get_num_threads() > 1 else \
+            [((b + 1) // 2, 3, 256, 256), (b // 2, 3, 256, 256)] if b > 1 else [(1, 3, 256, 256)]
+        assert all(trk.landmarks.net.warm(torch.Size(s)) for s in shapes), b
+    for b in (1 + 4, 1 + 2):
+        half = (b + 1) // 2 if torch.get_num_threads() == 1 else b
+        assert trk.detector.net.warm(torch.Size([half, 3, 224, 224])), b
+    people = trk(messi())
+    assert len(people) >= 1

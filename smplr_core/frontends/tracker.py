@@ -15,12 +15,14 @@ Per frame (all on ``device``; numpy only at the API boundary):
 """
 from __future__ import annotations
 
+import time
 from dataclasses import dataclass, field
 
 import numpy as np
 import torch
 
 from smplr_core.frontends.blazepose import processing as P
+from smplr_core.inference import COMPILE_CALLS
 from smplr_core.frontends.blazepose.networks import (DETECTOR_INPUT_SIZE, LANDMARK_INPUT_SIZE,
                                                      BlazePoseDetector, BlazePoseLandmarks)
 
@@ -127,6 +129,24 @@ class PoseTracker:
         self._frames_since_detection = 0
         self._tile_cursor = 0
         self._first_frame = True
+
+    def warm_up(self) -> float:
+        """Run both networks on blank crops at every batch size tracking uses, so that the first
+        frames (and the first frame with more people) do not pay for compiling the fused CPU
+        graphs (50-100 ms per new batch size; see ``smplr_core.inference.FusedGraph``).
+        Returns the seconds it took (about 2 s on 2 cores with the defaults)."""
+        start = time.perf_counter()
+        tiles = 0 if self.tile_grid is None else self.tile_grid[0] * self.tile_grid[1]
+        detector_batches = sorted({1 + tiles, 1 + min(tiles, self.tiles_per_detection)})
+        landmark_batches = range(1, self.max_people + CANDIDATE_SURPLUS + 1)
+        dev = self.device
+        with torch.inference_mode():
+            for _ in range(COMPILE_CALLS):
+                for b in detector_batches:
+                    self.detector(torch.zeros(b, 3, DETECTOR_INPUT_SIZE, DETECTOR_INPUT_SIZE, device=dev))
+                for b in landmark_batches:
+                    self.landmarks(torch.zeros(b, 3, LANDMARK_INPUT_SIZE, LANDMARK_INPUT_SIZE, device=dev))
+        return time.perf_counter() - start
 
     # -- stages -------------------------------------------------------------------------------
     def _frame(self, image: np.ndarray) -> "_Frame":
