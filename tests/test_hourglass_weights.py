@@ -41,10 +41,10 @@ def _held_out_errors(model, renderer, count: int = COUNT):
 def test_shipped_weights_beat_the_mean_pose_on_held_out_renders(shipped):
     model, _, renderer = shipped
     ours, trivial, plane, plane_trivial = _held_out_errors(model, renderer)
-    # The CPU-trained small network is only a little better than the mean pose in 3D (see
-    # docs/hourglass.md); it clearly localises joints in the image plane.
-    assert ours["mpjpe_mm"] < 0.97 * trivial["mpjpe_mm"], (ours, trivial)
-    assert plane < 0.85 * plane_trivial
+    # The CPU-trained small network: 228 vs 324 mm for the mean pose on the benchmark's 128
+    # held-out renders (docs/hourglass.md); a margin for this smaller set.
+    assert ours["mpjpe_mm"] < 0.85 * trivial["mpjpe_mm"], (ours, trivial)
+    assert plane < 0.7 * plane_trivial
 
 
 def test_gpu_trained_medium_network_halves_the_mean_pose_error():
