@@ -46,36 +46,41 @@ def matrix_to_axis_angle(matrix: torch.Tensor) -> torch.Tensor:
     return quaternion_to_axis_angle(matrix_to_quaternion(matrix))
 
 
+# The symmetric 4x4 matrix K(R) with K = 4 q q^T for the unit quaternion q = (w, x, y, z) of R, as a
+# linear map of R's nine entries (row-major) plus a constant: the diagonal holds 4 q_i^2
+# (e.g. 1 + m00 + m11 + m22 = 4 w^2), the off-diagonal terms 4 q_i q_j (e.g. m21 - m12 = 4 w x).
+_QUAT_TERMS = (  # (K row, K column, sign, R entry); the diagonal's constant 1 is added apart
+    [(0, 0, 1, 0), (0, 0, 1, 4), (0, 0, 1, 8), (1, 1, 1, 0), (1, 1, -1, 4), (1, 1, -1, 8),
+     (2, 2, -1, 0), (2, 2, 1, 4), (2, 2, -1, 8), (3, 3, -1, 0), (3, 3, -1, 4), (3, 3, 1, 8)]
+    + [t for i, j, terms in ((0, 1, [(1, 7), (-1, 5)]), (0, 2, [(1, 2), (-1, 6)]), (0, 3, [(1, 3), (-1, 1)]),
+                             (1, 2, [(1, 3), (1, 1)]), (1, 3, [(1, 2), (1, 6)]), (2, 3, [(1, 5), (1, 7)]))
+       for sign, entry in terms for t in ((i, j, sign, entry), (j, i, sign, entry))]
+)
+
+
+def _quaternion_outer_rows() -> list[list[float]]:
+    linear = [[0.0] * 16 for _ in range(9)]
+    for i, j, sign, entry in _QUAT_TERMS:
+        linear[entry][4 * i + j] += sign
+    return linear
+
+
+_QUAT_LINEAR = _quaternion_outer_rows()  # (9, 16): R (row-major) -> K, less the diagonal's 1
+_QUAT_CONST = [float(i == j) for i in range(4) for j in range(4)]
+
+
 def matrix_to_quaternion(matrix: torch.Tensor) -> torch.Tensor:
     """(..., 3, 3) -> (..., 4) unit quaternions (w, x, y, z) with w >= 0.
 
-    Picks, per matrix, the best-conditioned of the four classic formulas (largest diagonal term).
+    Forms K = 4 q q^T from the matrix (one linear map) and takes its best-conditioned row, the one
+    with the largest diagonal term (at least 1), normalised. A handful of ops, so cheap at batch 1.
     """
-    m = matrix
-    m00, m11, m22 = m[..., 0, 0], m[..., 1, 1], m[..., 2, 2]
-    # 4*q_i^2 for i = w, x, y, z
-    q_abs2 = torch.stack(
-        [1 + m00 + m11 + m22, 1 + m00 - m11 - m22, 1 - m00 + m11 - m22, 1 - m00 - m11 + m22], dim=-1
-    )
-    q_abs = torch.sqrt(torch.clamp(q_abs2, min=1e-12))
-    m21_12 = m[..., 2, 1] - m[..., 1, 2]
-    m02_20 = m[..., 0, 2] - m[..., 2, 0]
-    m10_01 = m[..., 1, 0] - m[..., 0, 1]
-    m10p01 = m[..., 1, 0] + m[..., 0, 1]
-    m02p20 = m[..., 0, 2] + m[..., 2, 0]
-    m12p21 = m[..., 1, 2] + m[..., 2, 1]
-    candidates = torch.stack(
-        [
-            torch.stack([q_abs[..., 0] ** 2, m21_12, m02_20, m10_01], dim=-1),
-            torch.stack([m21_12, q_abs[..., 1] ** 2, m10p01, m02p20], dim=-1),
-            torch.stack([m02_20, m10p01, q_abs[..., 2] ** 2, m12p21], dim=-1),
-            torch.stack([m10_01, m02p20, m12p21, q_abs[..., 3] ** 2], dim=-1),
-        ],
-        dim=-2,
-    ) / (2.0 * q_abs[..., None])
-    best = q_abs.argmax(dim=-1)
-    q = torch.gather(candidates, -2, best[..., None, None].expand(best.shape + (1, 4))).squeeze(-2)
-    q = F.normalize(q, dim=-1)
+    linear = torch.tensor(_QUAT_LINEAR, dtype=matrix.dtype, device=matrix.device)
+    const = torch.tensor(_QUAT_CONST, dtype=matrix.dtype, device=matrix.device)
+    k = (matrix.flatten(-2) @ linear + const).unflatten(-1, (4, 4))
+    best = k.diagonal(dim1=-2, dim2=-1).argmax(dim=-1)
+    row = torch.gather(k, -2, best[..., None, None].expand(best.shape + (1, 4))).squeeze(-2)
+    q = F.normalize(row, dim=-1)
     return torch.where(q[..., :1] < 0, -q, q)
 
 

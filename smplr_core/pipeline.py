@@ -105,10 +105,8 @@ class _Core(torch.nn.Module):
         aa = geometry.matrix_to_axis_angle(rotmats)
         outputs = (joints + shift, landmarks + shift, vertices + shift, betas, aa[:, 0], aa[:, 1:],
                    t - root[:, 0], keypoints + shift)
-        # never hand out NaN: sums propagate NaN/inf, one cheap check per field
-        finite_rows = torch.isfinite(outputs[0].flatten(1).sum(dim=1))
-        for x in outputs[1:]:
-            finite_rows = finite_rows & torch.isfinite(x.flatten(1).sum(dim=1))
+        # never hand out NaN: row sums propagate NaN/inf, one check over the sum of all fields' sums
+        finite_rows = torch.isfinite(sum(x.flatten(1).sum(dim=1) for x in outputs))
         return (valid,) + outputs + (finite_rows,)
 
 

@@ -107,8 +107,9 @@ def test_rodrigues_matches_smplx():
     torch.testing.assert_close(batch_rodrigues(aa), smplx_rodrigues(aa), atol=1e-7, rtol=0)
 
 
-@pytest.mark.parametrize("batch", [2, CHUNKED_SKINNING_MIN_BATCH + 3])
-def test_chunked_skinning_equals_plain_skinning(body, batch):
+@pytest.mark.parametrize("batch", [1, 2, CHUNKED_SKINNING_MIN_BATCH + 3])
+def test_fast_skinning_paths_equal_plain_skinning(body, batch):
+    """Few bodies take the coordinate-major path, many the chunked one: both equal the plain product."""
     betas, orient, pose, _ = random_inputs(batch, seed=3)
     rotmats = batch_rodrigues(torch.cat([orient[:, None], pose], 1))
     rest_v = body.rest_vertices(betas)

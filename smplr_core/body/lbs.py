@@ -39,31 +39,30 @@ def forward_kinematics(
     Returns posed joints (B, J, 3) and skinning transforms (B, J, 3, 4) that map rest-pose
     points to posed points for each joint's segment: [R_world | t_world - R_world J_rest].
 
-    Each level's parents are all in the level before, so a level takes its parents' world
-    transforms with one index per tensor and the levels are put back in joint order once at the
-    end (a few ops per level: the batch-1 call is dominated by per-op cost).
+    The local transforms are 4x4 homogeneous matrices and each level's parents are all in the level
+    before, so a level is two index_selects and one product; the levels are put back in joint order
+    once at the end (the batch-1 call is dominated by per-op cost).
     """
-    J = rotmats.shape[1]
-    root = levels[0][0]
-    rot_w = rotmats[:, root:root + 1]
-    pos_w = rest_joints[:, root:root + 1]
-    own_parent = [p if p >= 0 else j for j, p in enumerate(parents)]
-    offsets = rest_joints - rest_joints[:, own_parent]  # (B, J, 3) rest offset from the parent
-    rots, poss = [rot_w], [pos_w]
+    B, J = rotmats.shape[:2]
+    dtype, device = rotmats.dtype, rotmats.device
+    own_parent = torch.tensor([p if p >= 0 else j for j, p in enumerate(parents)], device=device)
+    has_parent = torch.tensor([[float(p >= 0)] for p in parents], dtype=dtype, device=device)
+    local_t = rest_joints - rest_joints.index_select(1, own_parent) * has_parent  # root: its own position
+    bottom = torch.tensor([[0.0] * 4] * 3 + [[0.0, 0.0, 0.0, 1.0]], dtype=dtype, device=device)
+    local = torch.nn.functional.pad(torch.cat([rotmats, local_t.unsqueeze(-1)], -1), (0, 0, 0, 1)) + bottom
+    world = local.index_select(1, torch.tensor(levels[0], device=device))
+    posed = [world]
     for prev, level in zip(levels, levels[1:]):
         slot = {j: i for i, j in enumerate(prev)}
-        take = [slot[parents[j]] for j in level]
-        R_par, t_par = rot_w[:, take], pos_w[:, take]
-        rot_w = R_par @ rotmats[:, level]
-        pos_w = t_par + (R_par @ offsets[:, level].unsqueeze(-1)).squeeze(-1)
-        rots.append(rot_w)
-        poss.append(pos_w)
+        take = torch.tensor([slot[parents[j]] for j in level], device=device)
+        world = world.index_select(1, take) @ local.index_select(1, torch.tensor(level, device=device))
+        posed.append(world)
     order = [j for level in levels for j in level]
     back = [0] * J
     for i, j in enumerate(order):
         back[j] = i
-    R_all = torch.cat(rots, 1)[:, back]
-    t_all = torch.cat(poss, 1)[:, back]
+    world = torch.cat(posed, 1).index_select(1, torch.tensor(back, device=device))
+    R_all, t_all = world[..., :3, :3], world[..., :3, 3]
     t_skin = t_all - (R_all @ rest_joints.unsqueeze(-1)).squeeze(-1)
     return t_all, torch.cat([R_all, t_skin.unsqueeze(-1)], -1)
 
@@ -78,6 +77,45 @@ def skin_vertices(rest_vertices: torch.Tensor, transforms: torch.Tensor, skin_we
     V = rest_vertices.shape[1]
     blended = torch.matmul(skin_weights, transforms.reshape(B, J, 12)).reshape(B, V, 3, 4)
     return (blended[..., :3] @ rest_vertices.unsqueeze(-1)).squeeze(-1) + blended[..., 3]
+
+
+class CoordMajorBody(NamedTuple):
+    """The arrays of a body, coordinate-major (all x, then all y, then all z) for few-body skinning."""
+
+    v_template: torch.Tensor  # (1, 3*V)
+    shapedirs: torch.Tensor  # (3*V, K)
+    skin_weights_t: torch.Tensor  # (J, V)
+    posedirs: torch.Tensor | None  # (3*V, P) or None
+
+
+def coord_major(v_template: torch.Tensor, shapedirs: torch.Tensor, skin_weights: torch.Tensor,
+                posedirs: torch.Tensor | None = None) -> CoordMajorBody:
+    """v_template (V, 3), shapedirs (V*3, K), skin_weights (V, J), posedirs (V*3, P) -> CoordMajorBody."""
+    V = v_template.shape[0]
+    cm = lambda d: d.reshape(V, 3, -1).transpose(0, 1).reshape(3 * V, -1).contiguous()  # noqa: E731
+    return CoordMajorBody(v_template.t().reshape(1, -1).contiguous(), cm(shapedirs), skin_weights.t().contiguous(),
+                          None if posedirs is None else cm(posedirs))
+
+
+def shape_and_skin_small(betas: torch.Tensor, body: CoordMajorBody, transforms: torch.Tensor,
+                         pose_feature: torch.Tensor | None = None) -> torch.Tensor:
+    """Shape blend, pose correctives and skinning for a few bodies, coordinate-major.
+
+    Same result as `skin_vertices` on the shaped rest mesh. With every vertex along the rows, the
+    blend of the joints' transforms is one product (12, J) @ (J, V) per body and applying the
+    blended [R | t] is three multiply-adds over rows of V values, instead of V separate 3x3
+    products. Returns (B, V, 3).
+    """
+    B, J = transforms.shape[:2]
+    V = body.skin_weights_t.shape[1]
+    rest = torch.addmm(body.v_template, betas, body.shapedirs.t())
+    if body.posedirs is not None:
+        rest = rest.addmm(pose_feature, body.posedirs.t())
+    rest = rest.view(B, 3, 1, V)
+    blended = torch.matmul(transforms.reshape(B, J, 12).transpose(1, 2), body.skin_weights_t).view(B, 3, 4, V)
+    posed = torch.addcmul(blended[:, :, 3], blended[:, :, 0], rest[:, 0])
+    posed = posed.addcmul(blended[:, :, 1], rest[:, 1]).addcmul(blended[:, :, 2], rest[:, 2])
+    return posed.transpose(1, 2).contiguous()
 
 
 # Skinning runs over fixed chunks of consecutive vertices. The mesh's vertex order is spatially
@@ -117,8 +155,10 @@ def shape_and_skin(
     chunks: list[SkinChunk],
     pose_feature: torch.Tensor | None = None,
     posedirs: torch.Tensor | None = None,
+    small: "CoordMajorBody | None" = None,
 ) -> torch.Tensor:
-    """Shape blend + optional pose correctives + linear blend skinning, chunk by chunk.
+    """Shape blend + optional pose correctives + linear blend skinning, chunk by chunk (below
+    `CHUNKED_SKINNING_MIN_BATCH` bodies: in one go, with the `small` arrays when given).
 
     betas (B, K); v_template (V, 3); shapedirs (V*3, K); transforms (B, J, 3, 4); skin_weights
     (V, J) and the same split by `make_skin_chunks` into chunks covering all V vertices; pose_feature (B, P) with posedirs (V*3, P), or None.
@@ -129,6 +169,8 @@ def shape_and_skin(
     B, J = transforms.shape[:2]
     V = v_template.shape[0]
     if B < CHUNKED_SKINNING_MIN_BATCH:
+        if small is not None:
+            return shape_and_skin_small(betas, small, transforms, pose_feature)
         # Few bodies: batch-major in one go (vertex-major rows of B values would be too short).
         rest = torch.addmm(v_template.reshape(1, -1), betas, shapedirs.t())
         if posedirs is not None:

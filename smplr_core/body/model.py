@@ -19,7 +19,7 @@ from smplr_core.body.landmarks import (
     NUM_LANDMARKS, SMPL_KNOWN_LANDMARK_VERTICES, landmark_index_array, select_landmark_vertices,
 )
 from smplr_core.body.lbs import (
-    SkinChunk, batch_rodrigues, forward_kinematics, kinematic_levels, make_skin_chunks,
+    CoordMajorBody, SkinChunk, batch_rodrigues, coord_major, forward_kinematics, kinematic_levels, make_skin_chunks,
     shape_and_skin,
 )
 
@@ -155,6 +155,10 @@ class BodyModel(torch.nn.Module):
             self.register_buffer(f"_chunk_weights_{i}", chunk.weights, persistent=False)
             self._chunk_bounds.append((chunk.start, chunk.stop))
         self.register_buffer("posedirs", t(data.posedirs.reshape(V * 3, -1)) if data.posedirs is not None else None)
+        # The same arrays coordinate-major, for skinning a few bodies (lbs.shape_and_skin_small).
+        small = coord_major(self.v_template, self.shapedirs, self.skin_weights, self.posedirs)
+        for name, value in small._asdict().items():
+            self.register_buffer(f"_cm_{name}", value, persistent=False)
         self.register_buffer("faces", torch.as_tensor(data.faces, dtype=torch.int64))
         self.register_buffer("parents", torch.as_tensor(SMPL_PARENTS, dtype=torch.int64))
         self.register_buffer("landmark_vertices", torch.as_tensor(data.landmark_vertices, dtype=torch.int64))
@@ -213,12 +217,15 @@ class BodyModel(torch.nn.Module):
             eye = torch.eye(3, dtype=rotmats.dtype, device=rotmats.device)
             pose_feature = (rotmats[:, 1:] - eye).reshape(B, -1)
         vertices = shape_and_skin(betas, self.v_template, self.shapedirs, transforms, self.skin_weights,
-                                  self._skin_chunks(), pose_feature, self.posedirs)
+                                  self._skin_chunks(), pose_feature, self.posedirs, self._coord_major())
         if transl is not None:
             transl = transl.to(vertices.dtype).reshape(B, 1, 3)
             vertices = vertices + transl
             joints = joints + transl
         return self._output(vertices, joints)
+
+    def _coord_major(self) -> CoordMajorBody:
+        return CoordMajorBody(*(getattr(self, f"_cm_{name}") for name in CoordMajorBody._fields))
 
     def _skin_chunks(self) -> list[SkinChunk]:
         return [SkinChunk(lo, hi, getattr(self, f"_chunk_joints_{i}"), getattr(self, f"_chunk_weights_{i}"))
