@@ -77,6 +77,21 @@ def test_translation_fit_recovers_the_camera_position():
     assert (t[ok] - s["root_cam"][ok]).norm(dim=-1).max() < 1e-3
 
 
+def test_adjugate_solve_matches_lapack_and_flags_singular_systems():
+    from smplr_core.models.translation import _solve3
+
+    gen = torch.Generator().manual_seed(5)
+    m = torch.randn(200, 3, 3, generator=gen, dtype=torch.float64)
+    a = m @ m.transpose(1, 2) + 0.1 * torch.eye(3, dtype=torch.float64)  # normal equations are SPD
+    a[:10] = 0.0  # singular: no estimate
+    b = torch.randn(200, 3, generator=gen, dtype=torch.float64)
+    ok = torch.ones(200, dtype=torch.bool)
+    ok[10:20] = False
+    x, solved = _solve3(a, b, ok)
+    assert not solved[:20].any() and solved[20:].all() and (x[:20] == 0).all()
+    torch.testing.assert_close(x[20:], torch.linalg.solve(a[20:], b[20:]), atol=1e-9, rtol=1e-9)
+
+
 def test_translation_fit_invalid_without_points():
     s = H.train_generator().sample(torch.Generator().manual_seed(4), 4, noise_level=0.0)
     t, valid = fit_translation(s["keypoints3d"], s["keypoints_clean"], torch.zeros(4, 33), s["intrinsics"])
