@@ -10,12 +10,30 @@ Conventions used across ``smplr_core``:
 """
 from __future__ import annotations
 
+import functools
+
 import torch
 import torch.nn.functional as F
 
 # Below this angle (radians) the closed forms switch to their Taylor series, which keeps
 # values and gradients finite at the identity.
 _SMALL_ANGLE = 1e-4
+
+
+def constant(values, dtype: torch.dtype | None, device: torch.device | str) -> torch.Tensor:
+    """A small constant tensor made once per (values, dtype, device) and shared: on a GPU no
+    host-to-device copy per call, and a traced graph holds it as a constant. Never modify it."""
+    return _constant(_frozen(values), dtype, torch.device(device))
+
+
+def _frozen(values):
+    return tuple(_frozen(v) for v in values) if isinstance(values, (list, tuple)) else values
+
+
+@functools.lru_cache(maxsize=256)
+def _constant(values: tuple, dtype: torch.dtype | None, device: torch.device) -> torch.Tensor:
+    with torch.inference_mode(False):  # a normal tensor, usable later with autograd too
+        return torch.tensor(values, dtype=dtype, device=device)
 
 
 def skew(v: torch.Tensor) -> torch.Tensor:
@@ -75,8 +93,8 @@ def matrix_to_quaternion(matrix: torch.Tensor) -> torch.Tensor:
     Forms K = 4 q q^T from the matrix (one linear map) and takes its best-conditioned row, the one
     with the largest diagonal term (at least 1), normalised. A handful of ops, so cheap at batch 1.
     """
-    linear = torch.tensor(_QUAT_LINEAR, dtype=matrix.dtype, device=matrix.device)
-    const = torch.tensor(_QUAT_CONST, dtype=matrix.dtype, device=matrix.device)
+    linear = constant(_QUAT_LINEAR, matrix.dtype, matrix.device)
+    const = constant(_QUAT_CONST, matrix.dtype, matrix.device)
     k = (matrix.flatten(-2) @ linear + const).unflatten(-1, (4, 4))
     best = k.diagonal(dim1=-2, dim2=-1).argmax(dim=-1)
     row = torch.gather(k, -2, best[..., None, None].expand(best.shape + (1, 4))).squeeze(-2)

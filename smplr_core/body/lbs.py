@@ -5,6 +5,8 @@ from typing import NamedTuple
 
 import torch
 
+from smplr_core.geometry import constant
+
 
 def batch_rodrigues(axis_angle: torch.Tensor) -> torch.Tensor:
     """Axis-angle (..., 3) -> rotation matrices (..., 3, 3); smooth and finite at zero."""
@@ -45,23 +47,24 @@ def forward_kinematics(
     """
     B, J = rotmats.shape[:2]
     dtype, device = rotmats.dtype, rotmats.device
-    own_parent = torch.tensor([p if p >= 0 else j for j, p in enumerate(parents)], device=device)
-    has_parent = torch.tensor([[float(p >= 0)] for p in parents], dtype=dtype, device=device)
+    index = lambda values: constant(values, torch.int64, device)  # noqa: E731
+    own_parent = index([p if p >= 0 else j for j, p in enumerate(parents)])
+    has_parent = constant([[float(p >= 0)] for p in parents], dtype, device)
     local_t = rest_joints - rest_joints.index_select(1, own_parent) * has_parent  # root: its own position
-    bottom = torch.tensor([[0.0] * 4] * 3 + [[0.0, 0.0, 0.0, 1.0]], dtype=dtype, device=device)
+    bottom = constant([[0.0] * 4] * 3 + [[0.0, 0.0, 0.0, 1.0]], dtype, device)
     local = torch.nn.functional.pad(torch.cat([rotmats, local_t.unsqueeze(-1)], -1), (0, 0, 0, 1)) + bottom
-    world = local.index_select(1, torch.tensor(levels[0], device=device))
+    world = local.index_select(1, index(levels[0]))
     posed = [world]
     for prev, level in zip(levels, levels[1:]):
         slot = {j: i for i, j in enumerate(prev)}
-        take = torch.tensor([slot[parents[j]] for j in level], device=device)
-        world = world.index_select(1, take) @ local.index_select(1, torch.tensor(level, device=device))
+        take = index([slot[parents[j]] for j in level])
+        world = world.index_select(1, take) @ local.index_select(1, index(level))
         posed.append(world)
     order = [j for level in levels for j in level]
     back = [0] * J
     for i, j in enumerate(order):
         back[j] = i
-    world = torch.cat(posed, 1).index_select(1, torch.tensor(back, device=device))
+    world = torch.cat(posed, 1).index_select(1, index(back))
     R_all, t_all = world[..., :3, :3], world[..., :3, 3]
     t_skin = t_all - (R_all @ rest_joints.unsqueeze(-1)).squeeze(-1)
     return t_all, torch.cat([R_all, t_skin.unsqueeze(-1)], -1)

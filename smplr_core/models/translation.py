@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import torch
 
+from smplr_core.geometry import constant
+
 MIN_DEPTH_M = 0.1
 # Fewer usable keypoints than this and the fit is declared invalid.
 MIN_POINTS = 4
@@ -45,9 +47,9 @@ def fit_translation(points_rel: torch.Tensor, keypoints_px: torch.Tensor, weight
     f = intrinsics[..., 0:2].unsqueeze(1)
     c = intrinsics[..., 2:4].unsqueeze(1)
     e_xy = torch.eye(2, 3, dtype=dtype, device=device)  # the t-coefficients of x and y: [1 0 .], [0 1 .]
-    e_z = torch.tensor([0.0, 0.0, 1.0], dtype=dtype, device=device)
+    e_z = constant((0.0, 0.0, 1.0), dtype, device)
     eye = torch.eye(3, dtype=dtype, device=device)
-    lowest = torch.tensor([-float("inf"), -float("inf"), MIN_DEPTH_M], dtype=dtype, device=device)
+    lowest = constant((-float("inf"), -float("inf"), MIN_DEPTH_M), dtype, device)
     xy, depth = points_rel.split([2, 1], -1)
     ray = (kp - c) / f  # (B, K, 2)
     # rows: [1, 0, -x] t = x Z - X ; [0, 1, -y] t = y Z - Y
@@ -66,5 +68,5 @@ def fit_translation(points_rel: torch.Tensor, keypoints_px: torch.Tensor, weight
         step = torch.where(torch.isfinite(step).all(-1, keepdim=True), step, 0.0)
         t = (t - step).clamp(min=lowest)
     valid = good & torch.isfinite(t).all(-1)
-    t = torch.where(valid.unsqueeze(-1), t, torch.tensor([0.0, 0.0, 1.0], dtype=dtype, device=device))
+    t = torch.where(valid.unsqueeze(-1), t, constant((0.0, 0.0, 1.0), dtype, device))
     return t, valid
