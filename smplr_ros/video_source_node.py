@@ -116,7 +116,13 @@ def main(argv: list[str] | None = None) -> int:
 
         executor = SingleThreadedExecutor()
         executor.add_node(node)
-        spinner = threading.Thread(target=executor.spin, daemon=True)
+        def spin() -> None:  # Ctrl-C shuts the context down under the spinning thread: not an error
+            try:
+                executor.spin()
+            except ExternalShutdownException:
+                pass
+
+        spinner = threading.Thread(target=spin, daemon=True)
         spinner.start()
         sent = run(node, params, counter)
         elapsed = time.monotonic() - start

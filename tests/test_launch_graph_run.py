@@ -65,3 +65,4 @@ def test_ctrl_c_stops_every_node_of_the_graph(clip):
     assert proc.returncode == 0, out
     assert "stopping the graph: SIGINT" in out
     assert "[reconstruct] processed" in out and "[video_source] stopped after" in out
+    assert "Traceback" not in out, out  # a clean stop: no node or helper thread dies with a trace
