@@ -71,7 +71,7 @@ def forward_kinematics(
 
 
 def skin_vertices(rest_vertices: torch.Tensor, transforms: torch.Tensor, skin_weights: torch.Tensor) -> torch.Tensor:
-    """Linear blend skinning.
+    """Linear blend skinning, plainly: the reference the fast paths below are tested against.
 
     rest_vertices (B, V, 3); transforms (B, J, 3, 4) from `forward_kinematics`;
     skin_weights (V, J) (rows sum to 1, at most a few non-zeros). Returns (B, V, 3).
@@ -154,31 +154,25 @@ def shape_and_skin(
     v_template: torch.Tensor,
     shapedirs: torch.Tensor,
     transforms: torch.Tensor,
-    skin_weights: torch.Tensor,
     chunks: list[SkinChunk],
+    small: CoordMajorBody,
     pose_feature: torch.Tensor | None = None,
     posedirs: torch.Tensor | None = None,
-    small: "CoordMajorBody | None" = None,
 ) -> torch.Tensor:
     """Shape blend + optional pose correctives + linear blend skinning, chunk by chunk (below
-    `CHUNKED_SKINNING_MIN_BATCH` bodies: in one go, with the `small` arrays when given).
+    `CHUNKED_SKINNING_MIN_BATCH` bodies: in one go, `shape_and_skin_small` on the `small` arrays).
 
-    betas (B, K); v_template (V, 3); shapedirs (V*3, K); transforms (B, J, 3, 4); skin_weights
-    (V, J) and the same split by `make_skin_chunks` into chunks covering all V vertices; pose_feature (B, P) with posedirs (V*3, P), or None.
+    betas (B, K); v_template (V, 3); shapedirs (V*3, K); transforms (B, J, 3, 4); the skinning
+    weights split by `make_skin_chunks` into chunks covering all V vertices, and all of the body's
+    arrays coordinate-major (`coord_major`); pose_feature (B, P) with posedirs (V*3, P), or None.
     Returns posed vertices (B, V, 3), equal to `skin_vertices(rest, ...)`. Inside a chunk the
     work is vertex-major, so blending the transforms of all B bodies is one plain matrix
     product (n, k) @ (k, 12*B).
     """
     B, J = transforms.shape[:2]
     V = v_template.shape[0]
-    if B < CHUNKED_SKINNING_MIN_BATCH:
-        if small is not None:
-            return shape_and_skin_small(betas, small, transforms, pose_feature)
-        # Few bodies: batch-major in one go (vertex-major rows of B values would be too short).
-        rest = torch.addmm(v_template.reshape(1, -1), betas, shapedirs.t())
-        if posedirs is not None:
-            rest = rest.addmm(pose_feature, posedirs.t())
-        return skin_vertices(rest.view(B, V, 3), transforms, skin_weights)
+    if B < CHUNKED_SKINNING_MIN_BATCH:  # vertex-major rows of B values would be too short
+        return shape_and_skin_small(betas, small, transforms, pose_feature)
     # (J, 12*B): per joint, each of the 12 transform entries for all bodies in a contiguous run,
     # so the element-wise work below runs along contiguous rows of B values.
     A = transforms.reshape(B, J, 12).permute(1, 2, 0).reshape(J, 12 * B)

@@ -216,8 +216,8 @@ class BodyModel(torch.nn.Module):
         if self.posedirs is not None:  # licensed SMPL: pose correctives (ours has none)
             eye = torch.eye(3, dtype=rotmats.dtype, device=rotmats.device)
             pose_feature = (rotmats[:, 1:] - eye).reshape(B, -1)
-        vertices = shape_and_skin(betas, self.v_template, self.shapedirs, transforms, self.skin_weights,
-                                  self._skin_chunks(), pose_feature, self.posedirs, self._coord_major())
+        vertices = shape_and_skin(betas, self.v_template, self.shapedirs, transforms, self._skin_chunks(),
+                                  self._coord_major(), pose_feature, self.posedirs)
         if transl is not None:
             transl = transl.to(vertices.dtype).reshape(B, 1, 3)
             vertices = vertices + transl
