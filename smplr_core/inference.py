@@ -26,18 +26,22 @@ import warnings
 import torch
 
 
+def _on_cpu(example: tuple) -> bool:
+    """Whether every tensor of ``example`` is on the CPU."""
+    return all(t.device.type == "cpu" for t in example if isinstance(t, torch.Tensor))
+
+
 def freeze(module: torch.nn.Module, example: tuple, optimise_cpu: bool = True) -> torch.jit.ScriptModule:
     """``module`` (in eval mode) traced on ``example`` inputs and frozen; on a CPU device also
     optimised for inference when ``optimise_cpu``."""
     module = module.eval()
-    on_cpu = all(t.device.type == "cpu" for t in example if isinstance(t, torch.Tensor))
     with torch.no_grad(), warnings.catch_warnings():
         # torch.jit.freeze is marked deprecated in favour of torch.compile, which needs a C++
         # toolchain at run time and minutes of compilation; freezing is still supported.
         warnings.simplefilter("ignore", DeprecationWarning)
         warnings.simplefilter("ignore", torch.jit.TracerWarning)
         frozen = torch.jit.freeze(torch.jit.trace(module, example, check_trace=False).eval())
-        if optimise_cpu and on_cpu:
+        if optimise_cpu and _on_cpu(example):
             frozen = torch.jit.optimize_for_inference(frozen)
     return frozen
 
@@ -140,7 +144,6 @@ def optimised(module: torch.nn.Module, example: tuple) -> "FusedGraph | torch.ji
     """The fastest inference form of a convolutional ``module`` for the ``example`` inputs' device:
     a ``FusedGraph`` on a CPU whose torch has the fuser, else ``freeze`` (on CPU with
     ``optimize_for_inference``)."""
-    on_cpu = all(t.device.type == "cpu" for t in example if isinstance(t, torch.Tensor))
-    if on_cpu and onednn_fusion_available():
+    if _on_cpu(example) and onednn_fusion_available():
         return FusedGraph(module, example)
     return freeze(module, example)
