@@ -1,12 +1,14 @@
 #!/usr/bin/env python3
 """Image front-end benchmark: PyTorch BlazePose tracker vs the reference TFLite runtime, vtest recall.
 
-    .venv/bin/python bench/frontend.py [--threads 2] [--device cpu] [--frames 60]
+    .venv/bin/python bench/frontend.py [--threads 2] [--device cpu] [--frames 60] [--rounds 3]
 
 Prints one table and writes bench/results/frontend.json:
 - latency_ms_single: median time of ``PoseTracker(max_people=1)`` per 640x480 frame in tracking
   mode (the sports2d demo video letterboxed to 640x480; the detection frame is excluded), with
-  torch at the better of ``--threads`` and one thread (the row used is named in the JSON).
+  torch at the better of ``--threads`` and one thread (the row used is named in the JSON). Every
+  row is timed ``--rounds`` times in turn and its frames pooled, so that a burst of load from
+  elsewhere does not fall on one runtime only.
 - reference_latency_ms_single: the same pipeline and frames with the two networks run by
   ai-edge-litert (XNNPACK) instead of PyTorch, in the same run, likewise the better of the two
   thread counts.
@@ -18,6 +20,12 @@ Prints one table and writes bench/results/frontend.json:
   tests/data/vtest_counts.json (hand-made counts); each frame is processed from a reset tracker
   (whole-image + tile detection, ``max_people=10``); a person is found when a returned box
   (enlarged by 20 %) covers the hand-marked point on them, one box per person.
+
+OpenMP runs with its defaults unless the caller sets OMP_WAIT_POLICY or GOMP_SPINCOUNT: an idle
+worker spins briefly before it sleeps, so a second thread is worth having at batch 1 (with
+OMP_WAIT_POLICY=PASSIVE every parallel op wakes a sleeping worker, and 2 threads are slower than
+one here). Run it on a quiet machine: with a busy core the 2-thread rows are slower than the
+1-thread rows, and the headline figures then come from those (docs/frontend.md).
 """
 from __future__ import annotations
 
@@ -29,10 +37,6 @@ import sys
 import time
 from pathlib import Path
 
-# Idle OpenMP workers sleep instead of spinning. On a machine whose cores are shared with other
-# processes, a spinning worker waits for a descheduled peer at every parallel op and PyTorch
-# becomes several times slower (measured here: 140 ms vs 30 ms per frame); must precede `import torch`.
-os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
 
 import cv2
 import numpy as np
@@ -97,8 +101,8 @@ class ReferenceLandmarks(_Reference):
         return LandmarkOutput(lm.reshape(b, 39, 5), flag.reshape(b), world.reshape(b, 39, 3))
 
 
-def time_tracking(tracker, frames: list[np.ndarray]) -> dict:
-    """Per-frame wall time (ms) after the first (detection) frame; also the people counts."""
+def frame_times(tracker, frames: list[np.ndarray]) -> tuple[list[float], list[int]]:
+    """Per-frame wall times (ms) after the first (detection) frame, and the people counts."""
     tracker.reset()
     tracker(frames[0])
     times, counts = [], []
@@ -107,9 +111,38 @@ def time_tracking(tracker, frames: list[np.ndarray]) -> dict:
         people = tracker(f)
         times.append((time.perf_counter() - t0) * 1e3)
         counts.append(len(people))
+    return times, counts
+
+
+def summary(times: list[float], counts: list[int]) -> dict:
     t = np.array(times)
     return {"median_ms": float(np.median(t)), "mean_ms": float(t.mean()), "p90_ms": float(np.percentile(t, 90)),
             "frames": len(t), "mean_people": float(np.mean(counts))}
+
+
+def reference_tracker(model: str, max_people: int, threads: int) -> PoseTracker:
+    """The tracker with both networks run by the reference runtime on ``threads`` threads."""
+    trk = PoseTracker(model=model, max_people=max_people, device="cpu", optimise=False)
+    trk.detector = ReferenceDetector("detector", threads)
+    trk.landmarks = ReferenceLandmarks(model, threads)
+    return trk
+
+
+def time_rows(cases: dict, rounds: int) -> dict:
+    """Each case is (tracker, frames, torch threads), timed ``rounds`` times in turn (one pass over
+    all cases per round, so a burst of load from elsewhere falls on every row alike rather than
+    on one); a row's figures pool its frames over the rounds. The first round starts each case
+    with a warm-up (allocations, oneDNN primitives compiled per shape and thread count)."""
+    pooled = {name: ([], []) for name in cases}
+    for r in range(rounds):
+        for name, (trk, frames, threads) in cases.items():
+            torch.set_num_threads(threads)
+            if r == 0:
+                frame_times(trk, frames[:6])
+            times, counts = frame_times(trk, frames)
+            pooled[name][0].extend(times)
+            pooled[name][1].extend(counts)
+    return {name: summary(*v) for name, v in pooled.items()}
 
 
 def match_people(points: np.ndarray, boxes: np.ndarray, margin: float = BOX_MARGIN) -> int:
@@ -157,6 +190,7 @@ def main() -> None:
     parser.add_argument("--device", default="cpu")
     parser.add_argument("--model", default="full", choices=["lite", "full", "heavy"])
     parser.add_argument("--frames", type=int, default=60)
+    parser.add_argument("--rounds", type=int, default=3, help="timing passes over all rows, pooled")
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
     cv2.setNumThreads(1)
@@ -166,34 +200,25 @@ def main() -> None:
              for f in video_frames("vtest.avi", list(range(CROWD_FIRST_FRAME, CROWD_FIRST_FRAME + args.frames + 1)))]
 
     ours_1 = PoseTracker(model=args.model, max_people=1, device=args.device)
-    ref_1 = PoseTracker(model=args.model, max_people=1, device="cpu", optimise=False)
-    ref_1.detector = ReferenceDetector("detector", args.threads)
-    ref_1.landmarks = ReferenceLandmarks(args.model, args.threads)
-    for trk in (ours_1, ref_1):  # warm-up (allocations, oneDNN primitives)
-        time_tracking(trk, single[:6])
-    rows = {"single": time_tracking(ours_1, single), "reference_single": time_tracking(ref_1, single)}
     ours_4 = PoseTracker(model=args.model, max_people=4, device=args.device)
-    time_tracking(ours_4, crowd[:6])
-    rows["4people"] = time_tracking(ours_4, crowd)
-    ref_4 = PoseTracker(model=args.model, max_people=4, device="cpu", optimise=False)
-    ref_4.detector, ref_4.landmarks = ref_1.detector, ReferenceLandmarks(args.model, args.threads)
-    rows["reference_4people"] = time_tracking(ref_4, crowd)
-    recall = vtest_recall(PoseTracker(model=args.model, max_people=10, device=args.device))
+    # The reference trackers' torch work is only the small pre/post-processing ops: torch runs one
+    # thread there, so that no idle torch worker spins on a core the reference's threads need.
+    cases = {"single": (ours_1, single, args.threads),
+             "reference_single": (reference_tracker(args.model, 1, args.threads), single, 1),
+             "4people": (ours_4, crowd, args.threads),
+             "reference_4people": (reference_tracker(args.model, 4, args.threads), crowd, 1)}
     if args.device == "cpu":
         # One thread: less exposed to other processes on a busy machine (a descheduled OpenMP
-        # worker stalls every parallel op), and the per-core cost of both runtimes.
-        torch.set_num_threads(1)
-        ref_1.detector = ReferenceDetector("detector", 1)
-        ref_1.landmarks = ReferenceLandmarks(args.model, 1)
-        for name, trk in (("single_1thread", ours_1), ("reference_single_1thread", ref_1)):
-            time_tracking(trk, single[:6])
-            rows[name] = time_tracking(trk, single)
-        # Four people with torch on one thread: the landmark batch then runs as two halves on two
-        # threads (what the ROS node does with its default torch_threads=1).
-        ref_4.landmarks = ReferenceLandmarks(args.model, 1)
-        for name, trk in (("4people_1thread", ours_4), ("reference_4people_1thread", ref_4)):
-            time_tracking(trk, crowd[:6])
-            rows[name] = time_tracking(trk, crowd)
+        # worker stalls every parallel op), and the per-core cost of both runtimes. Four people
+        # with torch on one thread: the landmark batch then runs as two halves on two threads
+        # (what the ROS node does with its default torch_threads=1).
+        cases.update({"single_1thread": (ours_1, single, 1),
+                      "reference_single_1thread": (reference_tracker(args.model, 1, 1), single, 1),
+                      "4people_1thread": (ours_4, crowd, 1),
+                      "reference_4people_1thread": (reference_tracker(args.model, 4, 1), crowd, 1)})
+    rows = time_rows(cases, args.rounds)
+    torch.set_num_threads(args.threads)
+    recall = vtest_recall(PoseTracker(model=args.model, max_people=10, device=args.device))
 
     # Headline single-person figures: each runtime at its better thread count on these 2 cores (as
     # bench/core.py and bench/hourglass.py do); both counts stay in `rows`.
@@ -212,8 +237,9 @@ def main() -> None:
         "vtest": recall,
         "rows": rows,
         "config": {"load_average_1min": os.getloadavg()[0], "omp_wait_policy": os.environ.get("OMP_WAIT_POLICY"),
+                   "gomp_spincount": os.environ.get("GOMP_SPINCOUNT"),
                    "model": args.model, "device": args.device, "threads": args.threads,
-                   "frames": args.frames, "torch": torch.__version__, "machine": platform.processor() or platform.machine(),
+                   "frames": args.frames, "rounds": args.rounds, "torch": torch.__version__, "machine": platform.processor() or platform.machine(),
                    "single_frames": "sports2d demo.mp4 letterboxed to 640x480, max_people=1, tracking mode",
                    "4people_frames": "vtest.avi frames 690-750 resized to 640x480, max_people=4, tracking mode"},
         "targets": {"latency_ms_single": TARGET_SINGLE_MS, "vtest_recall": TARGET_RECALL,

@@ -13,8 +13,13 @@ What it guarantees:
   * ``AMENT_PREFIX_PATH`` includes the Python prefix, where setup installed the ROS wheels and this
     package's messages, so ``ament_index_python`` finds them.
   * ``ROS_DOMAIN_ID`` is kept when already set (tests set their own) and defaults to 0.
-  * ``OMP_WAIT_POLICY=PASSIVE`` unless set: on a CPU shared with other processes, torch's OpenMP
-    threads otherwise spin-wait for each other at every operation (frames 3-10x slower).
+  * ``OMP_WAIT_POLICY=PASSIVE`` unless ``OMP_WAIT_POLICY`` or ``GOMP_SPINCOUNT`` is set: the
+    processes of a ROS graph share the cores, and torch's OpenMP workers that spin while idle
+    stall whenever another process holds a core (on 2 cores with one busy process, a frame's p90
+    went from 17 to 155 ms with two torch threads). The node runs torch on one thread by default,
+    where the policy does not matter; a user who gives it the cores to itself and raises
+    ``torch_threads`` sets ``GOMP_SPINCOUNT`` (e.g. 300000, OpenMP's own default) to keep idle
+    workers spinning briefly (docs/frontend.md, *OpenMP threads*).
 
 This module imports nothing from ROS, so it is safe to import before rclpy.
 """
@@ -78,7 +83,8 @@ def apply(domain_id: int | None = None) -> dict[str, str]:
     """Set :func:`settings` in ``os.environ`` (inherited by child processes) and return them."""
     values = settings(domain_id)
     os.environ.update(values)
-    os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
+    if "GOMP_SPINCOUNT" not in os.environ:
+        os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
     Path(values["ROS_LOG_DIR"]).mkdir(parents=True, exist_ok=True)
     return values
 

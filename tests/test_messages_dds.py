@@ -16,6 +16,19 @@ def test_environment_keeps_dds_on_loopback():
     assert os.environ["ROS_LOG_DIR"].startswith(os.environ["ROS_HOME"])
 
 
+@pytest.mark.parametrize("given, policy", [({}, "PASSIVE"), ({"OMP_WAIT_POLICY": "ACTIVE"}, "ACTIVE"),
+                                           ({"GOMP_SPINCOUNT": "300000"}, None)])
+def test_environment_openmp_policy(given, policy):
+    """ROS processes get sleeping OpenMP workers unless the user chose a wait policy or spin count."""
+    import subprocess
+    import sys
+    env = {k: v for k, v in os.environ.items() if k not in ("OMP_WAIT_POLICY", "GOMP_SPINCOUNT")}
+    code = "import os; from smplr_ros import environment; environment.apply(); print(os.environ.get('OMP_WAIT_POLICY'))"
+    out = subprocess.run([sys.executable, "-c", code], env={**env, **given}, capture_output=True, text=True,
+                         check=True, cwd=os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+    assert out.stdout.strip() == str(policy)
+
+
 def test_people_message_crosses_processes():
     import rclpy
     from smplr_ros.msg import People
