@@ -202,8 +202,10 @@ class Reconstructor:
     def __init__(self, frontend_model: str = "full", max_people: int = 4, device: str = "cpu",
                  weights_dir: str | None = None, body_model_path: str | None = None,
                  detection_score_threshold: float = 0.5, min_visibility: float = 0.3,
-                 frontend: str = "blazepose", hourglass_model: str = "small"):
+                 frontend: str = "blazepose", hourglass_model: str = "small",
+                 smoothing_min_cutoff_hz: float = 0.0, smoothing_beta: float = 30.0):
         from smplr_core.frontends import PoseTracker
+        from smplr_core.frontends.smoothing import KeypointSmoother
 
         if frontend not in FRONTENDS:
             raise ValueError(f"frontend must be one of {', '.join(FRONTENDS)}, got {frontend!r}")
@@ -232,6 +234,9 @@ class Reconstructor:
                                           body_model_path=body_model_path or None, device=device)
         # BlazePose finds and tracks the people for either lift (the hourglass crops its boxes).
         self.tracker = PoseTracker(model=frontend_model, max_people=self.max_people, device=device)
+        # One Euro filter on each track's 2D keypoints before the 3D lift (off at min cutoff 0).
+        self.smoother = KeypointSmoother(smoothing_min_cutoff_hz, smoothing_beta,
+                                         min_visibility=self.min_visibility)
 
     @staticmethod
     def _empty(intrinsics: np.ndarray, frontend_ms: float) -> FrameResult:
@@ -250,6 +255,14 @@ class Reconstructor:
     def reset(self) -> None:
         """Forget tracks (e.g. when the video loops or the camera changes)."""
         self.tracker.reset()
+        self.smoother.reset()
+
+    def set_smoothing(self, min_cutoff_hz: float, beta: float) -> None:
+        """Change the keypoint filter between frames (min_cutoff_hz 0 = off); ValueError if invalid."""
+        from smplr_core.frontends.smoothing import KeypointSmoother
+
+        if (min_cutoff_hz, beta) != (self.smoother.min_cutoff_hz, self.smoother.beta):
+            self.smoother = KeypointSmoother(min_cutoff_hz, beta, min_visibility=self.min_visibility)
 
     def warm_up(self) -> float:
         """Run every stage on blank input at the batch sizes a frame can bring, so that the first
@@ -267,11 +280,13 @@ class Reconstructor:
                                   torch.zeros(n, 33, device=self.device), intr.expand(n, 4))
         return time.perf_counter() - start
 
-    def __call__(self, rgb: np.ndarray, intrinsics: np.ndarray) -> FrameResult:
-        """rgb (H, W, 3) uint8, intrinsics (4,) fx, fy, cx, cy -> FrameResult."""
+    def __call__(self, rgb: np.ndarray, intrinsics: np.ndarray, stamp_s: float | None = None) -> FrameResult:
+        """rgb (H, W, 3) uint8, intrinsics (4,) fx, fy, cx, cy -> FrameResult. ``stamp_s``: the
+        frame's time in seconds for the keypoint filter (default: now)."""
         import torch
 
         start = time.perf_counter()
+        stamp_s = time.monotonic() if stamp_s is None else float(stamp_s)
         people = self.tracker(rgb)
         people = [p for p in people if float(p.score) >= self.detection_score_threshold]
         people = sorted(people, key=lambda p: -float(p.score))[: self.max_people]
@@ -282,6 +297,9 @@ class Reconstructor:
         for i, person in enumerate(people):
             keypoints[i] = person.keypoints
             visibility[i] = person.visibility
+        if self.smoother.enabled:
+            self.smoother.min_visibility = self.min_visibility
+            keypoints = self.smoother([p.track_id for p in people], keypoints, visibility, stamp_s)
         lifted_vis = np.where(visibility >= self.min_visibility, visibility, 0.0).astype(np.float32)
         intr = np.asarray(intrinsics, np.float32).reshape(4)
         if n == 0:   # nobody: nothing to lift (and no batch of size 0 through the stages)
@@ -405,6 +423,11 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--body-model", default="",
                    help="body model file (default: the free model; or official SMPL files)")
     p.add_argument("--score-threshold", type=float, default=0.5)
+    p.add_argument("--smoothing", type=float, default=0.0, metavar="HZ",
+                   help="One Euro filter on each person's 2D keypoints: its minimum cut-off in Hz "
+                        "(default 0 = off; 1 removes most jitter; docs/frontend.md)")
+    p.add_argument("--smoothing-beta", type=float, default=30.0,
+                   help="how fast the filter's cut-off rises with speed (default 30)")
     p.add_argument("--render", default="", help="also write an overlay video (mesh, skeleton, side view)")
     p.add_argument("--quiet", action="store_true", help="no progress bar")
     return p
@@ -416,11 +439,16 @@ def run(args: argparse.Namespace) -> dict[str, np.ndarray]:
     info = media_info(args.input)
     if args.max_people < 1:
         raise ValueError(f"--max-people must be >= 1, got {args.max_people}")
+    if not (math.isfinite(args.smoothing) and args.smoothing >= 0):
+        raise ValueError(f"--smoothing must be >= 0 Hz (0 = off), got {args.smoothing}")
+    if not (math.isfinite(args.smoothing_beta) and args.smoothing_beta >= 0):
+        raise ValueError(f"--smoothing-beta must be >= 0, got {args.smoothing_beta}")
     intrinsics = default_intrinsics(info.width, info.height, args.fx, args.fy, args.cx, args.cy)
     reconstructor = Reconstructor(args.frontend_model, args.max_people, args.device,
                                   args.weights_dir or None, args.body_model or None,
                                   args.score_threshold, frontend=args.frontend,
-                                  hourglass_model=args.hourglass_model)
+                                  hourglass_model=args.hourglass_model,
+                                  smoothing_min_cutoff_hz=args.smoothing, smoothing_beta=args.smoothing_beta)
     renderer = None
     if args.render:
         from smplr_core.render import VideoRenderer
@@ -434,7 +462,7 @@ def run(args: argparse.Namespace) -> dict[str, np.ndarray]:
                            disable=args.quiet, desc="smplr-reconstruct"):
         if args.max_frames and index >= args.max_frames:
             break
-        result = reconstructor(rgb, intrinsics)
+        result = reconstructor(rgb, intrinsics, stamp_s=index / info.fps)
         rows.append(collect_rows(index, result))
         if renderer is not None:
             renderer.add(rgb, result)

@@ -83,6 +83,13 @@ RECONSTRUCT_PARAMS: tuple[ParamSpec, ...] = (
     ParamSpec("min_visibility", 0.3,
               "Keypoints less visible than this are treated as missing by the 3D stages",
               low=0.0, high=1.0),
+    ParamSpec("smoothing_min_cutoff_hz", 0.0,
+              "One Euro filter on each track's 2D keypoints before the 3D lift: minimum cut-off "
+              "frequency (0 = off; 1 removes most jitter of a still person, with some lag)",
+              low=0.0, high=100.0, unit="Hz"),
+    ParamSpec("smoothing_beta", 30.0,
+              "How fast the filter's cut-off rises with keypoint speed (per person height per "
+              "second); higher = less lag in fast moves, more jitter", low=0.0, high=1000.0),
     ParamSpec("publish_mesh", True, "Publish the body mesh (markers TRIANGLE_LIST and /human_pose/mesh)"),
     ParamSpec("marker_mesh_decimation", 4,
               "Keep every n-th mesh triangle in the RViz marker (1 = full mesh)", low=1, high=64),

@@ -194,7 +194,9 @@ def make_node_class():
                 return Reconstructor(p["frontend_model"], p["max_people"], p["device"],
                                      p["weights_dir"] or None, p["body_model_path"] or None,
                                      p["detection_score_threshold"], p["min_visibility"],
-                                     frontend=p["frontend"], hourglass_model=p["hourglass_model"])
+                                     frontend=p["frontend"], hourglass_model=p["hourglass_model"],
+                                     smoothing_min_cutoff_hz=p["smoothing_min_cutoff_hz"],
+                                     smoothing_beta=p["smoothing_beta"])
             except Exception as exc:  # any loader failure becomes one line naming the inputs
                 raise StartupError(
                     f"cannot load the models ({type(exc).__name__}: {_one_line(exc)}); parameters "
@@ -243,6 +245,7 @@ def make_node_class():
                 rec.tracker.max_people = p["max_people"]
             rec.detection_score_threshold = p["detection_score_threshold"]
             rec.min_visibility = p["min_visibility"]
+            rec.set_smoothing(p["smoothing_min_cutoff_hz"], p["smoothing_beta"])
             try:
                 rgb = image_msg_to_rgb(msg)
             except ImageConversionError as exc:
@@ -250,7 +253,8 @@ def make_node_class():
                 self._report(1, f"bad image on '{self.image_sub.topic_name}' "
                                 f"({msg.width}x{msg.height} '{msg.encoding}'): {exc}", key="image")
                 return
-            result = rec(rgb, self._intrinsics(rgb.shape[1], rgb.shape[0], p))
+            stamp = msg.header.stamp.sec + 1e-9 * msg.header.stamp.nanosec
+            result = rec(rgb, self._intrinsics(rgb.shape[1], rgb.shape[0], p), stamp_s=stamp)
             header = Header(stamp=msg.header.stamp, frame_id=p["frame_id"] or msg.header.frame_id)
             processing_ms = 1000.0 * (time.monotonic() - received_at)
             self.people_pub.publish(markers.people_message(
