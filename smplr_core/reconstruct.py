@@ -31,6 +31,8 @@ from typing import Iterator
 
 import numpy as np
 
+from smplr_core.frontends.smoothing import KeypointSmoother
+
 # Field of view assumed across the longer image side when no intrinsics are given (a typical
 # webcam / phone main camera).
 DEFAULT_FOV_DEG = 60.0
@@ -205,7 +207,6 @@ class Reconstructor:
                  frontend: str = "blazepose", hourglass_model: str = "small",
                  smoothing_min_cutoff_hz: float = 0.0, smoothing_beta: float = 30.0):
         from smplr_core.frontends import PoseTracker
-        from smplr_core.frontends.smoothing import KeypointSmoother
 
         if frontend not in FRONTENDS:
             raise ValueError(f"frontend must be one of {', '.join(FRONTENDS)}, got {frontend!r}")
@@ -235,8 +236,7 @@ class Reconstructor:
         # BlazePose finds and tracks the people for either lift (the hourglass crops its boxes).
         self.tracker = PoseTracker(model=frontend_model, max_people=self.max_people, device=device)
         # One Euro filter on each track's 2D keypoints before the 3D lift (off at min cutoff 0).
-        self.smoother = KeypointSmoother(smoothing_min_cutoff_hz, smoothing_beta,
-                                         min_visibility=self.min_visibility)
+        self.smoother = KeypointSmoother(smoothing_min_cutoff_hz, smoothing_beta)
 
     @staticmethod
     def _empty(intrinsics: np.ndarray, frontend_ms: float) -> FrameResult:
@@ -259,10 +259,8 @@ class Reconstructor:
 
     def set_smoothing(self, min_cutoff_hz: float, beta: float) -> None:
         """Change the keypoint filter between frames (min_cutoff_hz 0 = off); ValueError if invalid."""
-        from smplr_core.frontends.smoothing import KeypointSmoother
-
         if (min_cutoff_hz, beta) != (self.smoother.min_cutoff_hz, self.smoother.beta):
-            self.smoother = KeypointSmoother(min_cutoff_hz, beta, min_visibility=self.min_visibility)
+            self.smoother = KeypointSmoother(min_cutoff_hz, beta)
 
     def warm_up(self) -> float:
         """Run every stage on blank input at the batch sizes a frame can bring, so that the first
@@ -298,8 +296,8 @@ class Reconstructor:
             keypoints[i] = person.keypoints
             visibility[i] = person.visibility
         if self.smoother.enabled:
-            self.smoother.min_visibility = self.min_visibility
-            keypoints = self.smoother([p.track_id for p in people], keypoints, visibility, stamp_s)
+            keypoints = self.smoother([p.track_id for p in people], keypoints,
+                                      visibility >= self.min_visibility, stamp_s)
         lifted_vis = np.where(visibility >= self.min_visibility, visibility, 0.0).astype(np.float32)
         intr = np.asarray(intrinsics, np.float32).reshape(4)
         if n == 0:   # nobody: nothing to lift (and no batch of size 0 through the stages)
@@ -439,10 +437,10 @@ def run(args: argparse.Namespace) -> dict[str, np.ndarray]:
     info = media_info(args.input)
     if args.max_people < 1:
         raise ValueError(f"--max-people must be >= 1, got {args.max_people}")
-    if not (math.isfinite(args.smoothing) and args.smoothing >= 0):
-        raise ValueError(f"--smoothing must be >= 0 Hz (0 = off), got {args.smoothing}")
-    if not (math.isfinite(args.smoothing_beta) and args.smoothing_beta >= 0):
-        raise ValueError(f"--smoothing-beta must be >= 0, got {args.smoothing_beta}")
+    try:  # before the models load
+        KeypointSmoother(args.smoothing, args.smoothing_beta)
+    except ValueError as exc:
+        raise ValueError(f"--smoothing / --smoothing-beta: {exc}") from None
     intrinsics = default_intrinsics(info.width, info.height, args.fx, args.fy, args.cx, args.cy)
     reconstructor = Reconstructor(args.frontend_model, args.max_people, args.device,
                                   args.weights_dir or None, args.body_model or None,

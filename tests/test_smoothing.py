@@ -24,8 +24,8 @@ def clip_keypoints(name: str) -> tuple[np.ndarray, np.ndarray]:
     return xy.astype(np.float32), stamps
 
 
-def run_filter(smoother, keypoints, stamps, visibility=None):
-    vis = np.ones(keypoints.shape[:2], np.float32) if visibility is None else visibility
+def run_filter(smoother, keypoints, stamps):
+    vis = np.ones(keypoints.shape[:2], bool)
     return np.stack([smoother([3], keypoints[i:i + 1], vis[i:i + 1], stamps[i])[0]
                      for i in range(len(stamps))])
 
@@ -38,14 +38,14 @@ def test_off_passes_keypoints_through():
     smoother = KeypointSmoother(0.0)
     x = np.random.default_rng(0).normal(size=(2, 33, 2)).astype(np.float32)
     assert not smoother.enabled
-    assert np.array_equal(smoother([1, 2], x, np.ones((2, 33)), 0.0), x)
+    assert np.array_equal(smoother([1, 2], x, np.ones((2, 33), bool), 0.0), x)
 
 
 def test_still_keypoints_are_unchanged():
     smoother = KeypointSmoother(1.0, 30.0)
     x = np.random.default_rng(1).uniform(100, 300, size=(1, 33, 2)).astype(np.float32)
     for i in range(20):
-        out = smoother([0], x, np.ones((1, 33)), i / 30)
+        out = smoother([0], x, np.ones((1, 33), bool), i / 30)
     np.testing.assert_allclose(out, x, atol=1e-4)
 
 
@@ -76,17 +76,17 @@ def test_heavy_smoothing_lags_behind_fast_motion():
 def test_hidden_points_and_missing_tracks_restart():
     smoother = KeypointSmoother(1.0, 30.0)
     x = np.full((1, 33, 2), 100.0, np.float32)
-    smoother([5], x, np.ones((1, 33)), 0.0)
+    smoother([5], x, np.ones((1, 33), bool), 0.0)
     jump = x + 50.0
-    vis = np.ones((1, 33))
-    vis[0, 4] = 0.0
+    vis = np.ones((1, 33), bool)
+    vis[0, 4] = False
     out = smoother([5], jump, vis, 1 / 30)
     assert np.allclose(out[0, 4], jump[0, 4])          # hidden: passed through
     assert np.all(out[0, :4] < jump[0, :4])            # visible: filtered towards the old place
-    smoother([6], x, np.ones((1, 33)), 2 / 30)         # track 5 missing from this frame
-    out = smoother([5], jump, np.ones((1, 33)), 3 / 30)
+    smoother([6], x, np.ones((1, 33), bool), 2 / 30)         # track 5 missing from this frame
+    out = smoother([5], jump, np.ones((1, 33), bool), 3 / 30)
     assert np.array_equal(out, jump)                   # it starts again
-    assert np.array_equal(smoother([5], x, np.ones((1, 33)), 3 / 30), x)  # same stamp: restart
+    assert np.array_equal(smoother([5], x, np.ones((1, 33), bool), 3 / 30), x)  # same stamp: restart
 
 
 @pytest.mark.parametrize("args", [(-1.0, 1.0), (1.0, -0.5), (float("nan"), 1.0)])
@@ -101,4 +101,4 @@ def test_cli_refuses_negative_smoothing(tmp_path, capsys):
     import cv2
     cv2.imwrite(str(video / "a.png"), np.zeros((64, 64, 3), np.uint8))
     assert reconstruct_main([str(video), "--out", str(tmp_path / "o.npz"), "--smoothing", "-1"]) == 2
-    assert "--smoothing must be >= 0" in capsys.readouterr().err
+    assert "--smoothing / --smoothing-beta: min_cutoff_hz must be >= 0" in capsys.readouterr().err
