@@ -12,6 +12,7 @@ import math
 from dataclasses import dataclass
 from typing import Any
 
+from smplr_core.errors import one_line
 from smplr_core.reconstruct import FRONTENDS, HOURGLASS_MODELS
 
 
@@ -218,7 +219,7 @@ def declare(node, specs: tuple[ParamSpec, ...]) -> dict[str, Any]:
             allowed = (", ".join(spec.choices) if spec.choices else
                        f"a {spec.type_name} in [{spec.low}, {spec.high}]" if spec.low is not None
                        else f"a {spec.type_name}")
-            raise ParameterError(f"invalid parameter '{spec.name}': {_one_line(exc)}; expected "
+            raise ParameterError(f"invalid parameter '{spec.name}': {one_line(exc)}; expected "
                                  f"{allowed}; {hint}") from None
         reason = check(spec, param.value)
         if reason:
@@ -241,5 +242,3 @@ def declare(node, specs: tuple[ParamSpec, ...]) -> dict[str, Any]:
     return values
 
 
-def _one_line(exc: BaseException) -> str:
-    return " ".join(str(exc).split()) or type(exc).__name__

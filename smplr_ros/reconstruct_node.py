@@ -26,6 +26,7 @@ from collections import deque
 
 import numpy as np
 
+from smplr_core.errors import one_line
 from smplr_ros import environment
 
 NODE_NAME = "reconstruct"
@@ -107,8 +108,6 @@ def _percentile(values, q: float) -> float:
     return float(np.percentile(np.asarray(values), q)) if len(values) else float("nan")
 
 
-def _one_line(exc: BaseException) -> str:
-    return " ".join(str(exc).split()) or type(exc).__name__
 
 
 def make_node_class():
@@ -199,7 +198,7 @@ def make_node_class():
                                      smoothing_beta=p["smoothing_beta"])
             except Exception as exc:  # any loader failure becomes one line naming the inputs
                 raise StartupError(
-                    f"cannot load the models ({type(exc).__name__}: {_one_line(exc)}); parameters "
+                    f"cannot load the models ({type(exc).__name__}: {one_line(exc)}); parameters "
                     f"weights_dir='{p['weights_dir']}' body_model_path='{p['body_model_path']}' "
                     f"frontend='{p['frontend']}' frontend_model='{p['frontend_model']}'; fix or "
                     f"clear them and re-run "
@@ -223,7 +222,7 @@ def make_node_class():
                 except Exception as exc:  # keep serving: report and go on with the next frame
                     if not self.context.ok():
                         return   # shutting down (Ctrl-C): publishers are gone, nothing to report
-                    self._report(2, f"processing failed: {type(exc).__name__}: {_one_line(exc)}",
+                    self._report(2, f"processing failed: {type(exc).__name__}: {one_line(exc)}",
                                  key="processing")
                     self.stats.errors += 1
 

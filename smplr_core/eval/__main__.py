@@ -23,11 +23,15 @@ def main(argv=None) -> int:
     p.add_argument("--seed", type=int, default=None)
     p.add_argument("--threads", type=int, default=None)
     p.add_argument("--no-plots", action="store_true")
+    p.add_argument("--breakdown", action="store_true",
+                   help="also break the DAE's noisy-2D error down by noise component, held-out clip and "
+                        "seen vs. new motions (JSON key 'breakdown', plot core_error_breakdown.png)")
     args = p.parse_args(argv)
     if args.threads:
         torch.set_num_threads(args.threads)
     from smplr_core.body import load_body_model
-    from smplr_core.eval.evaluate import EVAL_SEED, Evaluator, format_table, plot, save_json
+    from smplr_core.eval.evaluate import (EVAL_SEED, Evaluator, format_breakdown, format_table, plot,
+                                          plot_breakdown, save_json)
 
     t0 = time.time()
     try:
@@ -37,13 +41,20 @@ def main(argv=None) -> int:
         print(f"smplr-eval: {exc}", file=sys.stderr)
         return 1
     result = ev.run()
+    if args.breakdown:
+        result["breakdown"] = ev.breakdown()
     result["seconds"] = round(time.time() - t0, 1)
     print(f"held-out clips: {', '.join(result['held_out_clips'])}; {result['samples']} samples; noise level 1")
     print(format_table(result["rows"]))
+    if args.breakdown:
+        print(format_breakdown(result["breakdown"]))
     save_json(result, Path(args.json))
     print(f"wrote {args.json}")
     if not args.no_plots:
-        for path in plot(result, Path(args.figures)):
+        paths = plot(result, Path(args.figures))
+        if args.breakdown:
+            paths.append(plot_breakdown(result["breakdown"], Path(args.figures)))
+        for path in paths:
             print(f"wrote {path}")
     return 0
 

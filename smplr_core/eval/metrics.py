@@ -2,6 +2,7 @@
 
 - MPJPE: mean Euclidean distance over the 24 SMPL joints after aligning the pelvis;
 - PA-MPJPE: the same after a similarity (Procrustes) alignment of the 24 joints;
+- scale-aligned MPJPE: after the pelvis and one scale factor (a diagnostic of body-size error);
 - PVE: mean per-vertex distance of the mesh after aligning the pelvis;
 - landmark error: mean distance over the 18 landmarks after aligning the pelvis.
 """
@@ -22,6 +23,14 @@ def per_joint_error_mm(pred: torch.Tensor, target: torch.Tensor) -> torch.Tensor
 def mpjpe_mm(pred: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
     """(B, J, 3) x2, pelvis first -> (B,) mm."""
     return per_joint_error_mm(pred, target).mean(dim=1)
+
+
+def scale_aligned_mpjpe_mm(pred: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
+    """(B, J, 3) x2, pelvis first -> (B,) mm after the pelvis and then the one least-squares scale
+    factor of the prediction (the part of MPJPE a wrong body size explains is what this removes)."""
+    p, t = pred - pred[:, :1], target - target[:, :1]
+    s = (p * t).sum(dim=(1, 2)) / (p * p).sum(dim=(1, 2)).clamp(min=1e-12)
+    return (s[:, None, None] * p - t).norm(dim=-1).mean(dim=1) * MM
 
 
 def pa_mpjpe_mm(pred: torch.Tensor, target: torch.Tensor) -> torch.Tensor:

@@ -11,6 +11,8 @@ from pathlib import Path
 
 import torch
 
+from smplr_core.errors import one_line
+
 CHECKPOINT_FORMAT = "smplr-core-checkpoint"
 CHECKPOINT_VERSION = 1
 CODE_VERSION = "smplr_core 0.1.0"
@@ -67,7 +69,8 @@ def load_checkpoint(path: str | Path, kind: str | None = None, map_location="cpu
     try:
         payload = torch.load(path, map_location=map_location, weights_only=True)
     except Exception as exc:  # torch raises several types for truncated/garbage files
-        raise CheckpointError(f"checkpoint {path} is corrupt or not a PyTorch file: {exc.__class__.__name__}: {exc}") from exc
+        raise CheckpointError(f"checkpoint {path} is corrupt or not a PyTorch file ({exc.__class__.__name__}: "
+                              f"{one_line(exc, 160)}); restore it or train again") from exc
     if not isinstance(payload, dict) or payload.get("format") != CHECKPOINT_FORMAT:
         raise CheckpointError(f"checkpoint {path} is not an smplr_core checkpoint")
     if payload.get("version") != CHECKPOINT_VERSION:
@@ -84,7 +87,8 @@ def load_state(module: torch.nn.Module, payload: dict, path: str | Path) -> None
     try:
         module.load_state_dict(payload["state_dict"])
     except RuntimeError as exc:
-        raise CheckpointError(f"checkpoint {path} does not match the network its config describes: {exc}") from exc
+        raise CheckpointError(f"checkpoint {path} does not match the network its config describes: "
+                              f"{one_line(exc, 300)}") from exc
 
 
 def store_half(path: str | Path) -> None:
