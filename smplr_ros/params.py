@@ -240,5 +240,3 @@ def declare(node, specs: tuple[ParamSpec, ...]) -> dict[str, Any]:
 
     node.add_on_set_parameters_callback(on_set)
     return values
-
-

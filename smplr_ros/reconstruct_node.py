@@ -108,8 +108,6 @@ def _percentile(values, q: float) -> float:
     return float(np.percentile(np.asarray(values), q)) if len(values) else float("nan")
 
 
-
-
 def make_node_class():
     """The Node subclass (built after environment.apply() so that rclpy is imported only then)."""
     from diagnostic_msgs.msg import DiagnosticArray, DiagnosticStatus, KeyValue

@@ -170,11 +170,10 @@ class Evaluator:
         - ``scale_aligned_mpjpe_mm`` in every row: MPJPE after the one scale factor that fits best.
         """
         summary = lambda e: {k: float(v.mean()) for k, v in e.items()}  # noqa: E731
+        full = self._dae_errors(self.data)
         noise_rows = {"none (level 0)": summary(self._dae_errors(
                           self.gen.evaluation_set(self.seed, self.repeats, noise_level=0.0))),
-                      "all (level 1)": None}
-        full = self._dae_errors(self.data)
-        noise_rows["all (level 1)"] = summary(full)
+                      "all (level 1)": summary(full)}
         base = self.gen.cfg.noise
         every = [f for fields in NOISE_COMPONENTS.values() for f in fields]
         for name, fields in NOISE_COMPONENTS.items():
@@ -229,16 +228,18 @@ def format_table(rows: dict) -> str:
     return "\n".join(lines)
 
 
+def _breakdown_rows(b: dict) -> list[tuple[str, dict]]:
+    """(label, row) of every row of ``Evaluator.breakdown``, in table order."""
+    sections = (("", b["noise"]), ("clip ", b["per_clip"]), ("training clips, noise ", b["seen_motions"]))
+    return [(prefix + name, row) for prefix, rows in sections for name, row in rows.items()]
+
+
 def format_breakdown(b: dict) -> str:
     """One text table of ``Evaluator.breakdown``."""
     head = f"{'DAE from 2D, held-out unless noted':<40} {'MPJPE':>7} {'PA-MPJPE':>9} {'scale-aligned':>14}  (mm)"
     lines = [head, "-" * len(head)]
-    sections = (("noise", "", b["noise"]), ("clip", "clip ", b["per_clip"]),
-                ("seen", "training clips, noise ", b["seen_motions"]))
-    for _, prefix, rows in sections:
-        for name, r in rows.items():
-            lines.append(f"{prefix + name:<40} {r['mpjpe_mm']:7.1f} {r['pa_mpjpe_mm']:9.1f} "
-                         f"{r['scale_aligned_mpjpe_mm']:14.1f}")
+    for label, r in _breakdown_rows(b):
+        lines.append(f"{label:<40} {r['mpjpe_mm']:7.1f} {r['pa_mpjpe_mm']:9.1f} {r['scale_aligned_mpjpe_mm']:14.1f}")
     return "\n".join(lines)
 
 
@@ -248,9 +249,7 @@ def plot_breakdown(b: dict, figures_dir: Path, prefix: str = "core_") -> Path:
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    rows = [(n, r) for n, r in b["noise"].items()]
-    rows += [(f"clip {n}", r) for n, r in b["per_clip"].items()]
-    rows += [(f"training clips, noise {n}", r) for n, r in b["seen_motions"].items()]
+    rows = _breakdown_rows(b)
     fig, ax = plt.subplots(figsize=(8, 5.2))
     y = list(range(len(rows)))[::-1]
     ax.barh([v + 0.2 for v in y], [r["mpjpe_mm"] for _, r in rows], 0.4, label="MPJPE")
