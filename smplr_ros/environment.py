@@ -11,7 +11,8 @@ What it guarantees:
   * ``ROS_HOME`` and ``ROS_LOG_DIR`` live in the repository's ignored ``.work/`` folder (or
     ``$SMPLR_WORK_DIR``), never in the user's home.
   * ``AMENT_PREFIX_PATH`` includes the Python prefix, where setup installed the ROS wheels and this
-    package's messages, so ``ament_index_python`` finds them.
+    package's messages, so ``ament_index_python`` finds them; it is appended, so the prefixes of a
+    sourced colcon workspace (an overlay) keep their place before it.
   * ``ROS_DOMAIN_ID`` is kept when already set (tests set their own) and defaults to 0.
   * ``OMP_WAIT_POLICY=PASSIVE`` unless ``OMP_WAIT_POLICY`` or ``GOMP_SPINCOUNT`` is set: the
     processes of a ROS graph share the cores, and torch's OpenMP workers that spin while idle
@@ -21,7 +22,8 @@ What it guarantees:
     ``torch_threads`` sets ``GOMP_SPINCOUNT`` (e.g. 300000, OpenMP's own default) to keep idle
     workers spinning briefly (docs/frontend.md, *OpenMP threads*).
 
-This module imports nothing from ROS, so it is safe to import before rclpy.
+This module imports nothing from ROS (smplr_core.locate imports only the standard library), so it
+is safe to import before rclpy.
 """
 from __future__ import annotations
 
@@ -29,30 +31,30 @@ import os
 import sys
 from pathlib import Path
 
-PACKAGE_DIR = Path(__file__).resolve().parent
-REPO_ROOT = PACKAGE_DIR.parent
+from smplr_core import locate
+
 PROFILE_NAME = "fastdds_localhost.xml"
 
 
 def find_profile() -> Path:
-    """Path of the loopback-only Fast DDS profile (source tree first, then the installed share dir)."""
-    candidates = [REPO_ROOT / "config" / PROFILE_NAME,
-                  Path(sys.prefix) / "share" / "smplr_ros" / "config" / PROFILE_NAME]
-    for path in candidates:
-        if path.is_file():
-            return path
-    raise FileNotFoundError(
-        f"Fast DDS profile {PROFILE_NAME} not found (looked in: {', '.join(map(str, candidates))}); "
-        "run scripts/setup.sh to install the package")
+    """Path of the loopback-only Fast DDS profile (the source tree's or the installed package's
+    config/, smplr_core.locate)."""
+    path = locate.data_path("config", PROFILE_NAME)
+    if not path.is_file():
+        raise FileNotFoundError(f"Fast DDS profile {path} not found; run scripts/setup.sh (source "
+                                "checkout) or build and install the package (colcon build)")
+    return path
 
 
 def work_dir() -> Path:
-    """Folder for ROS logs and run outputs: $SMPLR_WORK_DIR or <repo>/.work (git-ignored)."""
+    """Folder for ROS logs and run outputs: $SMPLR_WORK_DIR, <repo>/.work (git-ignored) in a source
+    checkout, else ~/.cache/smplr."""
     env = os.environ.get("SMPLR_WORK_DIR")
     if env:
         return Path(env)
-    if (REPO_ROOT / "package.xml").is_file():
-        return REPO_ROOT / ".work"
+    source = locate.source_root()
+    if source is not None:
+        return source / ".work"
     return Path.home() / ".cache" / "smplr"
 
 
@@ -62,8 +64,8 @@ def settings(domain_id: int | None = None) -> dict[str, str]:
     prefix = sys.prefix
     ament = os.environ.get("AMENT_PREFIX_PATH", "")
     ament_parts = [p for p in ament.split(os.pathsep) if p]
-    if prefix not in ament_parts:
-        ament_parts.insert(0, prefix)
+    if prefix not in ament_parts:   # an underlay: a sourced workspace's prefixes stay first
+        ament_parts.append(prefix)
     if domain_id is None:
         domain_id = int(os.environ.get("ROS_DOMAIN_ID", "0") or 0)
     if not 0 <= domain_id <= 232:

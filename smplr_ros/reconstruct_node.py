@@ -27,6 +27,7 @@ from collections import deque
 import numpy as np
 
 from smplr_core.errors import one_line
+from smplr_core.locate import prepare_command
 from smplr_ros import environment
 
 NODE_NAME = "reconstruct"
@@ -199,8 +200,8 @@ def make_node_class():
                     f"cannot load the models ({type(exc).__name__}: {one_line(exc)}); parameters "
                     f"weights_dir='{p['weights_dir']}' body_model_path='{p['body_model_path']}' "
                     f"frontend='{p['frontend']}' frontend_model='{p['frontend_model']}'; fix or "
-                    f"clear them and re-run "
-                    f"scripts/setup.sh if shipped files are damaged") from None
+                    f"clear them and re-run {prepare_command()} if shipped files are damaged or "
+                    f"missing") from None
 
         # -- callbacks (executor thread: cheap only) -------------------------------------------
         def _on_image(self, msg) -> None:

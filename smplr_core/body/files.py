@@ -17,8 +17,9 @@ from pathlib import Path
 
 import numpy as np
 
-REPO_ROOT = Path(__file__).resolve().parents[2]
-FREE_MODEL_PATH = REPO_ROOT / "weights" / "body" / "smplr_free_body.npz"
+from smplr_core.locate import data_path
+
+FREE_MODEL_PATH = data_path("weights", "body", "smplr_free_body.npz")
 OFFICIAL_FILE_NAMES = ("SMPL_NEUTRAL.pkl", "SMPL_NEUTRAL.npz", "basicmodel_neutral_lbs_10_207_0_v1.1.0.pkl")
 OFFICIAL_KEYS = ("v_template", "shapedirs", "posedirs", "J_regressor", "weights", "kintree_table", "f")
 

@@ -12,12 +12,13 @@ from pathlib import Path
 import torch
 
 from smplr_core.errors import one_line
+from smplr_core.locate import data_path
 
 CHECKPOINT_FORMAT = "smplr-core-checkpoint"
 CHECKPOINT_VERSION = 1
 CODE_VERSION = "smplr_core 0.1.0"
 REPO_ROOT = Path(__file__).resolve().parents[2]
-DEFAULT_WEIGHTS_DIR = REPO_ROOT / "weights" / "core"
+DEFAULT_WEIGHTS_DIR = data_path("weights", "core")
 # smplr.pt: SMPLR trained stage-wise on ground-truth 3D (shape, then pose); smplr_end2end.pt: the same
 # network after end-to-end fine-tuning behind the DAE (what the pipeline uses when present).
 WEIGHT_FILES = {"dae": "dae.pt", "smplr": "smplr.pt", "smplr_joints_only": "smplr_joints_only.pt",

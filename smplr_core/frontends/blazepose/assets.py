@@ -1,6 +1,8 @@
 """BlazePose model files and sample media: fetched from registry packages at setup, checked, converted.
 
-``python -m smplr_core.frontends.blazepose.assets prepare`` (run by ``scripts/setup.d/30-blazepose.sh``)
+``python -m smplr_core.frontends.blazepose.assets prepare`` (run by ``scripts/setup.d/30-blazepose.sh``);
+``... assets models`` does steps 1-2 only: the installed executable ``prepare_blazepose`` runs it
+to write the networks into an installed package's share directory (``smplr_core.locate``).
 
 1. takes the official ``.tflite`` files (Apache-2.0) out of the ``mediapipe==0.10.21`` wheel
    (detector, full landmark network) and the npm package ``@mediapipe/pose`` (lite, heavy),
@@ -18,7 +20,6 @@ from __future__ import annotations
 import argparse
 import glob
 import hashlib
-import os
 import shutil
 import subprocess
 import sys
@@ -29,6 +30,8 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import torch
+
+from smplr_core.locate import assets_root, prepare_command
 
 MEDIAPIPE_WHEEL = "mediapipe==0.10.21"
 NPM_POSE = "@mediapipe/pose@0.5.1675469404"
@@ -86,12 +89,6 @@ class SetupStepError(RuntimeError):
     """A setup step failed; the message names the step and what to do."""
 
 
-def assets_root() -> Path:
-    """``$SMPLR_ASSETS_DIR`` or ``<repo>/.work/assets``."""
-    env = os.environ.get("SMPLR_ASSETS_DIR")
-    if env:
-        return Path(env)
-    return Path(__file__).resolve().parents[3] / ".work" / "assets"
 
 
 def model_dir() -> Path:
@@ -246,14 +243,17 @@ def fetch_media(work: Path) -> None:
         _extract_from_wheel("fetch sports2d wheel", SPORTS2D_WHEEL, s2d_needed, out, work)
 
 
-def prepare() -> None:
+def prepare(media: bool = True) -> None:
+    """Steps 1-3 (``media=False``: the networks only, as an installed package needs)."""
     model_dir().mkdir(parents=True, exist_ok=True)
-    media_dir().mkdir(parents=True, exist_ok=True)
+    if media:
+        media_dir().mkdir(parents=True, exist_ok=True)
     with tempfile.TemporaryDirectory(prefix="blazepose-", dir=assets_root()) as tmp:
         work = Path(tmp)
         fetch_models(work)
         convert_models()
-        fetch_media(work)
+        if media:
+            fetch_media(work)
     for m in MODEL_FILES:
         if m.required and not converted_path(m.name).is_file():
             raise SetupStepError(f"[check] {converted_path(m.name)} missing after setup")
@@ -265,29 +265,30 @@ def load_converted(name: str) -> dict:
         raise ValueError(f"unknown BlazePose model {name!r}; choose one of {sorted(MODELS)}")
     path = converted_path(name)
     if not path.is_file():
-        raise FileNotFoundError(f"BlazePose model file {path} is missing: run scripts/setup.sh "
-                                f"(step 30-blazepose converts {MODELS[name].filename} into it)")
+        raise FileNotFoundError(f"BlazePose model file {path} is missing: run {prepare_command()} "
+                                f"(it converts {MODELS[name].filename} into it)")
     try:
         data = torch.load(path, map_location="cpu", weights_only=True)
     except Exception as exc:
         raise RuntimeError(f"BlazePose model file {path} is unreadable ({exc}): delete it and "
-                           "run scripts/setup.sh") from exc
+                           f"run {prepare_command()}") from exc
     if data.get("format") != CONVERTED_FORMAT or "graph" not in data:
         raise RuntimeError(f"BlazePose model file {path} has an old or unknown format: delete it "
-                           "and run scripts/setup.sh")
+                           f"and run {prepare_command()}")
     return data
 
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("command", choices=["prepare"])
-    parser.parse_args(argv)
+    parser.add_argument("command", choices=["prepare", "models"],
+                        help="prepare: networks and sample media; models: the networks only")
+    media = parser.parse_args(argv).command == "prepare"
     try:
-        prepare()
+        prepare(media=media)
     except SetupStepError as exc:
-        print(f"30-blazepose setup failed: {exc}", file=sys.stderr)
+        print(f"BlazePose setup failed: {exc}", file=sys.stderr)
         return 1
-    print(f"BlazePose models in {model_dir()}, sample media in {media_dir()}")
+    print(f"BlazePose models in {model_dir()}" + (f", sample media in {media_dir()}" if media else ""))
     return 0
 
 

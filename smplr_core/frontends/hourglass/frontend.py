@@ -16,8 +16,9 @@ import numpy as np
 import torch
 
 from smplr_core.frontends.hourglass.volume import VOLUME_SIZE_M, volume_to_root_relative
+from smplr_core.locate import data_path
 
-DEFAULT_WEIGHTS = Path(__file__).resolve().parents[3] / "weights" / "hourglass" / "small.pt"
+DEFAULT_WEIGHTS = data_path("weights", "hourglass", "small.pt")
 # trained on one GPU: far better on held-out renders, not yet on real images (docs/hourglass.md)
 MEDIUM_WEIGHTS = DEFAULT_WEIGHTS.with_name("medium.pt")
 # A standing adult (~1.7 m incl. the box margin) spans this fraction of the 2.5 m crop window.
