@@ -35,7 +35,8 @@ export PATH="$VENV/bin:$PATH"
 REQ_HASH=$( (cat "$REPO/requirements.txt"; cat "$REPO/pyproject.toml") | sha256sum | cut -d' ' -f1)
 if [ "$(cat "$VENV/.smplr-requirements" 2>/dev/null)" != "$REQ_HASH" ]; then
   step "installing Python packages from requirements.txt (first time: about a minute)"
-  { python -m pip install --upgrade pip wheel "setuptools>=70" &&
+  # setuptools below 80: colcon-core 0.21 (requirements.txt) requires it.
+  { python -m pip install --upgrade pip wheel "setuptools>=70,<80" &&
     python -m pip install -r "$REPO/requirements.txt" &&
     python -m pip install --no-deps --no-build-isolation -e "$REPO"; } > "$LOG_DIR/pip.log" 2>&1 ||
     fail "pip install" "$LOG_DIR/pip.log" \

@@ -9,7 +9,9 @@ What it guarantees:
     (``config/fastdds_localhost.xml``) that disables the builtin transports and uses only UDPv4 on
     127.0.0.1 plus shared memory.
   * ``ROS_HOME`` and ``ROS_LOG_DIR`` live in the repository's ignored ``.work/`` folder (or
-    ``$SMPLR_WORK_DIR``), never in the user's home.
+    ``$SMPLR_WORK_DIR``, which is exported too: installed nodes started from a source checkout's
+    environment use the same folder); only installed code run without either uses
+    ``~/.cache/smplr``.
   * ``AMENT_PREFIX_PATH`` includes the Python prefix, where setup installed the ROS wheels and this
     package's messages, so ``ament_index_python`` finds them; it is appended, so the prefixes of a
     sourced colcon workspace (an overlay) keep their place before it.
@@ -77,6 +79,8 @@ def settings(domain_id: int | None = None) -> dict[str, str]:
         "ROS_DOMAIN_ID": str(domain_id),
         "ROS_HOME": str(work / "ros"),
         "ROS_LOG_DIR": str(work / "ros" / "log"),
+        # passed on, so that installed nodes started from this environment keep the same folder
+        "SMPLR_WORK_DIR": str(work),
         "AMENT_PREFIX_PATH": os.pathsep.join(ament_parts),
     }
 
