@@ -19,15 +19,18 @@ from smplr_core.body import load_body_model
 from smplr_core.body.lbs import CHUNKED_SKINNING_MIN_BATCH
 from smplr_core.inference import freeze, fusion
 from smplr_core.models.checkpoint import DEFAULT_WEIGHTS_DIR, WEIGHT_FILES, load_checkpoint, load_state
+from smplr_core.body.joint_names import NUM_JOINTS
+from smplr_core.body.keypoints import NUM_KEYPOINTS
+from smplr_core.body.landmarks import NUM_LANDMARKS
 from smplr_core.models.dae import DAE, VISIBILITY_THRESHOLD, DAEConfig
 from smplr_core.models.smplr import SMPLR, SMPLRConfig
 from smplr_core.models.translation import MIN_POINTS, fit_translation
 
-NUM_KEYPOINTS = 33
-
 
 class PipelineOutput(NamedTuple):
-    """Per person; every float is finite; ``valid`` False means "no estimate" for that person."""
+    """What either lift (DAE -> SMPLR here, hourglass -> SMPLR in ``frontends/hourglass``) gives for
+    the N people of a frame, batch-first, on the lift's device. Every float is finite; ``valid``
+    False means "no estimate" for that person."""
     valid: torch.Tensor  # (N,) bool
     joints: torch.Tensor  # (N, 24, 3) camera frame, metres
     landmarks: torch.Tensor  # (N, 18, 3)
@@ -36,7 +39,17 @@ class PipelineOutput(NamedTuple):
     global_orient: torch.Tensor  # (N, 3) axis-angle, camera frame
     body_pose: torch.Tensor  # (N, 23, 3) axis-angle
     transl: torch.Tensor  # (N, 3) SMPL translation: body(betas, pose, transl) reproduces the outputs
-    keypoints3d: torch.Tensor  # (N, 33, 3) the body's 33 keypoints, camera frame
+    keypoints3d: torch.Tensor  # (N, 33, 3) the body's 33 keypoints (BlazePose's definition), camera frame
+    lift_points: torch.Tensor  # (N, 41, 3) what SMPLR was given (the DAE's or the hourglass's 23
+    #                            non-root joints then 18 landmarks), placed at the output pelvis
+
+    @classmethod
+    def empty(cls, num_vertices: int, device=None, dtype=torch.float32) -> "PipelineOutput":
+        """The output for nobody: every field with N = 0 and its trailing shape."""
+        z = lambda *s: torch.zeros((0,) + s, dtype=dtype, device=device)  # noqa: E731
+        return cls(torch.zeros(0, dtype=torch.bool, device=device), z(NUM_JOINTS, 3), z(NUM_LANDMARKS, 3),
+                   z(num_vertices, 3), z(10), z(3), z(NUM_JOINTS - 1, 3), z(3), z(NUM_KEYPOINTS, 3),
+                   z(NUM_JOINTS - 1 + NUM_LANDMARKS, 3))
 
 
 def load_dae(path: str | Path, device="cpu") -> DAE:
@@ -103,11 +116,14 @@ class _Core(torch.nn.Module):
         valid = (usable.sum(dim=1) >= MIN_POINTS) & fit_ok
         shift = t[:, None] - root
         aa = geometry.matrix_to_axis_angle(rotmats)
+        pelvis = t[:, None]
         outputs = (joints + shift, landmarks + shift, vertices + shift, betas, aa[:, 0], aa[:, 1:],
-                   t - root[:, 0], keypoints + shift)
-        # never hand out NaN: row sums propagate NaN/inf, one check over the sum of all fields' sums
+                   t - root[:, 0], keypoints + shift, points + pelvis)
+        # Never hand out NaN: row sums propagate NaN/inf, one check over the sum of all fields'
+        # sums; the zeroing runs on the device either way (no host round trip to decide).
         finite_rows = torch.isfinite(sum(x.flatten(1).sum(dim=1) for x in outputs))
-        return (valid,) + outputs + (finite_rows,)
+        outputs = tuple(torch.nan_to_num(x, nan=0.0, posinf=0.0, neginf=0.0) for x in outputs)
+        return (valid & finite_rows,) + outputs
 
 
 class Pipeline(torch.nn.Module):
@@ -165,22 +181,29 @@ class Pipeline(torch.nn.Module):
     @torch.inference_mode()
     def __call__(self, keypoints_2d, visibility, intrinsics) -> PipelineOutput:
         """keypoints_2d (N, 33, 2) px, visibility (N, 33) in [0, 1], intrinsics (N, 4) fx, fy, cx, cy."""
-        dev, dt = self.device, self.body.v_template.dtype
-        kp = torch.as_tensor(keypoints_2d, dtype=dt, device=dev)
-        vis = torch.as_tensor(visibility, dtype=dt, device=dev)
-        k = torch.as_tensor(intrinsics, dtype=dt, device=dev)
+        kp, vis, k = self._tensors(keypoints_2d, visibility, intrinsics)
         _check_inputs(kp, vis, k)
+        return self._run(kp, vis, k)
+
+    @torch.inference_mode()
+    def lift(self, rgb, keypoints_2d, visibility, boxes, intrinsics) -> PipelineOutput:
+        """The frame path's lift interface (``smplr_core.frame.Lift``): the DAE lifts the 2D
+        keypoints (N, 33, 2) with visibility (N, 33); the image and the boxes are not needed.
+        intrinsics (4,) fx, fy, cx, cy of the image, checked by the caller on the host (so that no
+        check waits for the device)."""
+        n = len(keypoints_2d)
+        kp, vis, k = self._tensors(keypoints_2d, visibility, intrinsics)
+        return self._run(kp, vis, k.reshape(1, 4).expand(n, 4))
+
+    def _tensors(self, *arrays) -> tuple[torch.Tensor, ...]:
+        dev, dt = self.device, self.body.v_template.dtype
+        return tuple(torch.as_tensor(a, dtype=dt, device=dev) for a in arrays)
+
+    def _run(self, kp: torch.Tensor, vis: torch.Tensor, k: torch.Tensor) -> PipelineOutput:
         if kp.shape[0] == 0:
             return self._empty()
         with fusion(False):  # the frozen core graph must not meet the oneDNN Graph fuser
-            valid, *outputs, finite_rows = self._core(kp, vis, k)(kp, vis, k)
-        if bool(finite_rows.all()):
-            return PipelineOutput(valid, *outputs)
-        return PipelineOutput(valid & finite_rows,
-                              *(torch.nan_to_num(x, nan=0.0, posinf=0.0, neginf=0.0) for x in outputs))
+            return PipelineOutput(*self._core(kp, vis, k)(kp, vis, k))
 
     def _empty(self) -> PipelineOutput:
-        dev, dt = self.device, self.body.v_template.dtype
-        z = lambda *s: torch.zeros(s, dtype=dt, device=dev)  # noqa: E731
-        return PipelineOutput(torch.zeros(0, dtype=torch.bool, device=dev), z(0, 24, 3), z(0, 18, 3),
-                              z(0, self.body.num_vertices, 3), z(0, 10), z(0, 3), z(0, 23, 3), z(0, 3), z(0, NUM_KEYPOINTS, 3))
+        return PipelineOutput.empty(self.body.num_vertices, self.device, self.body.v_template.dtype)

@@ -104,7 +104,7 @@ def test_node_with_the_hourglass_publishes_people_and_keeps_the_frontend_fixed()
 
 
 def test_hourglass_model_choice_loads_the_named_weights():
-    from smplr_core.reconstruct import Reconstructor
+    from smplr_core.frame import Reconstructor
 
     medium = Reconstructor(frontend="hourglass", hourglass_model="medium")
     assert medium.lift.frontend.model.config.stacks == 3

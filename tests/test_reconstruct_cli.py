@@ -24,7 +24,7 @@ def result(tmp_path_factory):
         cv2.imwrite(str(folder / f"{k:03d}.png"), cv2.cvtColor(sample_frame(index), cv2.COLOR_RGB2BGR))
     out = tmp / "result.npz"
     proc = subprocess.run([sys.executable, "-m", "smplr_core.reconstruct", str(folder),
-                           "--out", str(out), "--json", "--fx", "500", "--render",
+                           "--out", str(out), "--json", "--fx", "500", "--fps", "5", "--render",
                            str(tmp / "overlay.mp4"), "--quiet"],
                           capture_output=True, text=True, cwd=REPO, timeout=600)
     assert proc.returncode == 0, proc.stdout + proc.stderr
@@ -51,6 +51,42 @@ def test_npz_has_one_row_per_frame_and_person_with_named_joints(result):
     assert len(npz["landmark_names"]) == 18 and len(npz["keypoint_names"]) == 33
     assert np.isfinite(npz["joints"]).all()
     assert npz["intrinsics"].tolist() == pytest.approx([500, 500, 240, 135])
+    assert float(npz["fps"]) == 5.0
+
+
+def test_npz_has_the_bodys_blazepose_keypoints_and_the_dae_points(result):
+    _, npz, data, _ = result
+    m = len(npz["frame_index"])
+    assert npz["keypoints3d"].shape == (m, 33, 3) and npz["dae_points"].shape == (m, 41, 3)
+    valid = npz["valid"]
+    # the body's BlazePose hips lie near its SMPL hips (same person, camera frame, metres)
+    hips = npz["keypoints3d"][valid][:, 23:25] - npz["joints"][valid][:, 1:3]
+    assert np.linalg.norm(hips, axis=-1).max() < 0.15
+    person = data["frames"][0]["people"][0]
+    assert len(person["keypoints3d"]) == 33 and len(person["keypoints3d"]["nose"]) == 3
+    assert len(person["dae_points"]["joints"]) == 23 and len(person["dae_points"]["landmarks"]) == 18
+    assert person["dae_points"]["landmarks"]["head_top"] == npz["dae_points"][0, 40].tolist()
+
+
+def test_width_resizes_frames_and_scales_intrinsics_and_dist_is_accepted(result):
+    tmp = result[0]
+    out = tmp / "small.npz"
+    proc = subprocess.run([sys.executable, "-m", "smplr_core.reconstruct", str(tmp / "frames"), "--out", str(out),
+                           "--fx", "500", "--width", "240", "--dist", "-0.1", "0.01", "0", "0",
+                           "--max-frames", "1", "--quiet"],
+                          capture_output=True, text=True, cwd=REPO, timeout=600)
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    npz = np.load(out)
+    assert npz["image_size"].tolist() == [240, 135]
+    assert npz["intrinsics"].tolist() == pytest.approx([250, 250, 120, 67.5])
+    assert len(npz["frame_index"]) >= 1 and np.isfinite(npz["keypoints3d"]).all()
+
+
+def test_every_option_has_help_text():
+    from smplr_core.reconstruct import build_parser
+
+    for action in build_parser()._actions:
+        assert action.help, f"{action.option_strings or action.dest} has no help text"
 
 
 def test_track_ids_persist_across_consecutive_frames(result):

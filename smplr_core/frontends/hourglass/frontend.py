@@ -15,6 +15,9 @@ import cv2
 import numpy as np
 import torch
 
+from smplr_core.body.joint_names import NUM_JOINTS
+from smplr_core.body.landmarks import NUM_LANDMARKS
+from smplr_core.frontends.hourglass.network import load_hourglass
 from smplr_core.frontends.hourglass.volume import VOLUME_SIZE_M, volume_to_root_relative
 from smplr_core.locate import data_path
 
@@ -23,7 +26,6 @@ DEFAULT_WEIGHTS = data_path("weights", "hourglass", "small.pt")
 MEDIUM_WEIGHTS = DEFAULT_WEIGHTS.with_name("medium.pt")
 # A standing adult (~1.7 m incl. the box margin) spans this fraction of the 2.5 m crop window.
 PERSON_FRACTION_OF_WINDOW = 0.7
-NUM_JOINTS = 24
 
 
 class HourglassOutput(NamedTuple):
@@ -64,13 +66,14 @@ class HourglassFrontend:
 
     @classmethod
     def load(cls, weights: str | Path | None = None, device: str = "cpu") -> "HourglassFrontend":
-        from smplr_core.train.hourglass import load_checkpoint
-        model, _ = load_checkpoint(weights or DEFAULT_WEIGHTS, device)
+        model, _ = load_hourglass(weights or DEFAULT_WEIGHTS, device)
         return cls(model, device)
 
     @torch.no_grad()
-    def __call__(self, image: np.ndarray, boxes: np.ndarray, intrinsics) -> HourglassOutput:
-        """image (H, W, 3) uint8 RGB; boxes (N, 4) x0, y0, x1, y1; intrinsics (4,) fx, fy, cx, cy."""
+    def predict(self, image: np.ndarray, boxes: np.ndarray, intrinsics):
+        """The network's answer, kept on the device: (points (N, 42, 3) root-relative camera-frame
+        metres, joints then landmarks; root (N, 3) camera-frame root implied by the crop window;
+        volume (N, 42, 3) the volume coordinates; windows (N, 4) numpy crop windows)."""
         if not isinstance(image, np.ndarray) or image.dtype != np.uint8 or image.ndim != 3 or image.shape[2] != 3 \
                 or image.size == 0:
             raise ValueError("image must be a non-empty (H, W, 3) uint8 RGB array")
@@ -78,25 +81,27 @@ class HourglassFrontend:
         if fx <= 0 or fy <= 0:
             raise ValueError(f"intrinsics need positive focal lengths, got fx={fx}, fy={fy}")
         windows = windows_from_boxes(boxes)
-        n = len(windows)
-        if n == 0:
-            z = np.zeros((0,), np.float32)
-            return HourglassOutput(z.reshape(0, 24, 3), z.reshape(0, 18, 3), z.reshape(0, 42, 2),
-                                   z.reshape(0, 3), z.reshape(0, 4))
         crops = crop_windows(image, windows, self.crop_size)
         x = torch.from_numpy(crops).permute(0, 3, 1, 2).float().div(255.0).to(self.device)
-        volume = self.model.predict_volume(x).cpu().double()  # (N, 42, 3) a, b, d metres
+        volume = self.model.predict_volume(x).double() if len(windows) else \
+            torch.zeros(0, NUM_JOINTS + NUM_LANDMARKS, 3, dtype=torch.float64, device=self.device)
         side = windows[:, 2] - windows[:, 0]
         centre = (windows[:, :2] + windows[:, 2:]) / 2
         depth = fx * VOLUME_SIZE_M / side
         ray = np.stack([(centre[:, 0] - cx) / fx, (centre[:, 1] - cy) / fy], -1)
-        rel = volume_to_root_relative(volume, torch.as_tensor(depth, dtype=torch.float64),
-                                      torch.as_tensor(ray, dtype=torch.float64))
+        depth_t, ray_t = (torch.as_tensor(a, dtype=torch.float64, device=self.device) for a in (depth, ray))
+        rel = volume_to_root_relative(volume, depth_t, ray_t)
         # Training jitters the crop centre about the pelvis, so the network predicts the root too.
-        root_offset = rel[:, 0].numpy()
-        rel = (rel - rel[:, :1]).numpy().astype(np.float32)
+        root = torch.cat([ray_t * depth_t[:, None], depth_t[:, None]], dim=1) + rel[:, 0]
+        return (rel - rel[:, :1]).float(), root.float(), volume, windows
+
+    def __call__(self, image: np.ndarray, boxes: np.ndarray, intrinsics) -> HourglassOutput:
+        """image (H, W, 3) uint8 RGB; boxes (N, 4) x0, y0, x1, y1; intrinsics (4,) fx, fy, cx, cy."""
+        rel, root, volume, windows = self.predict(image, boxes, intrinsics)
+        rel, root, volume = (t.cpu().numpy() for t in (rel, root, volume))
         # Volume (a, b) are crop-plane metres: crop pixels = a * S / 2.5 + S / 2, then to the image.
-        pix = volume[..., :2].numpy() / VOLUME_SIZE_M * side[:, None, None] + centre[:, None, :]
-        root = (np.concatenate([ray * depth[:, None], depth[:, None]], axis=1) + root_offset).astype(np.float32)
+        side = windows[:, 2] - windows[:, 0]
+        centre = (windows[:, :2] + windows[:, 2:]) / 2
+        pix = volume[..., :2] / VOLUME_SIZE_M * side[:, None, None] + centre[:, None, :]
         return HourglassOutput(rel[:, :NUM_JOINTS], rel[:, NUM_JOINTS:], pix.astype(np.float32), root,
                                windows.astype(np.float32))

@@ -11,6 +11,7 @@ the point volumes; coordinates come from the point volumes only.
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass
+from pathlib import Path
 
 import torch
 from torch import nn
@@ -144,6 +145,24 @@ class VolumetricHourglass(nn.Module):
         """(B, 3, S, S) in [0, 1] -> (B, K, 3) volume coordinates (a, b, d) metres, last stack."""
         grid, _ = soft_argmax_3d(self.forward(images)[-1])
         return grid_to_volume(grid, self.config.grid_hwd)
+
+
+def load_hourglass(path: str | Path, device: str = "cpu") -> tuple[VolumetricHourglass, dict]:
+    """(network in eval mode, the checkpoint's dict) from a ``smplr-hourglass-1`` file, fp16-stored
+    weights back in fp32. A missing, unreadable or foreign file raises an error naming it."""
+    path = Path(path)
+    if not path.is_file():
+        raise FileNotFoundError(f"hourglass checkpoint not found: {path} "
+                                "(train one with: python -m smplr_core.train.hourglass)")
+    try:
+        state = torch.load(path, map_location=device, weights_only=False)
+        if state.get("format") != "smplr-hourglass-1":
+            raise ValueError("not a hourglass checkpoint")
+        model = VolumetricHourglass(HourglassConfig(**state["config"]))
+        model.load_state_dict(state["state_dict"])
+    except Exception as exc:  # unreadable, wrong format or mismatched weights
+        raise RuntimeError(f"cannot load hourglass checkpoint {path}: {exc}") from exc
+    return model.to(device).eval(), state
 
 
 def count_parameters(model: nn.Module) -> int:

@@ -1,0 +1,242 @@
+"""The frame path: one RGB image -> everyone in it with 3D joints, SMPL parameters and a mesh.
+
+    rgb ─► PoseTracker (BlazePose 2D keypoints, track ids, boxes) ─► Lift ─► PipelineOutput ─► FrameResult
+                                         Lift: DAE -> SMPLR -> body model   (``pipeline.Pipeline``)
+                                            or hourglass -> SMPLR -> body   (``frontends.hourglass.pipeline``)
+
+Both lifts have one interface (:class:`Lift`) and one batched result type
+(:class:`smplr_core.pipeline.PipelineOutput`, on the lift's device). :class:`Reconstructor` turns
+that into the numpy :class:`FrameResult` with one host copy per frame. The ROS node and the
+``smplr-reconstruct`` command are thin callers of :class:`Reconstructor`; settings that may change
+between frames go through :meth:`Reconstructor.apply` (:class:`FrameSettings`). No ROS here.
+"""
+from __future__ import annotations
+
+import math
+import time
+from dataclasses import dataclass
+from typing import Protocol
+
+import numpy as np
+import torch
+
+from smplr_core.frontends.smoothing import KeypointSmoother
+from smplr_core.pipeline import PipelineOutput
+
+# What lifts each detected person to 3D: "blazepose" = its 2D keypoints -> DAE -> SMPLR (default);
+# "hourglass" = its box -> the paper's volumetric hourglass -> SMPLR.
+FRONTENDS = ("blazepose", "hourglass")
+# Hourglass weights for frontend "hourglass": small (CPU-trained, fine-tuned end to end with SMPLR;
+# the default) or medium (GPU-trained, better on held-out renders; docs/hourglass.md).
+HOURGLASS_MODELS = ("small", "medium")
+
+
+class Lift(Protocol):
+    """2D detections of one image -> 3D people (both lifts implement it)."""
+    faces: torch.Tensor  # (F, 3) mesh triangles
+
+    def lift(self, rgb: np.ndarray, keypoints_2d: torch.Tensor, visibility: torch.Tensor,
+             boxes: np.ndarray, intrinsics: np.ndarray) -> PipelineOutput:
+        """rgb (H, W, 3) uint8; keypoints_2d (N, 33, 2) px; visibility (N, 33) 0/1 (the lift's
+        threshold already applied); boxes (N, 4) x0, y0, x1, y1 px; intrinsics (4,) fx, fy, cx, cy."""
+        ...
+
+
+@dataclass(frozen=True)
+class FrameSettings:
+    """What may change between frames (the node's runtime parameters)."""
+    max_people: int = 4
+    # A person is kept (and tracked) while BlazePose's pose score is at least this.
+    detection_score_threshold: float = 0.5
+    # Keypoints below this visibility are hidden from the lift (and from the keypoint filter). The
+    # DAE was trained with 0.5.
+    min_visibility: float = 0.5
+    smoothing_min_cutoff_hz: float = 0.0  # One Euro filter on the 2D keypoints; 0 = off
+    smoothing_beta: float = 30.0
+
+    def __post_init__(self):
+        if int(self.max_people) < 1:
+            raise ValueError(f"max_people must be >= 1, got {self.max_people}")
+        for name in ("detection_score_threshold", "min_visibility"):
+            value = float(getattr(self, name))
+            if not (math.isfinite(value) and 0.0 <= value <= 1.0):
+                raise ValueError(f"{name} must be in [0, 1], got {value}")
+        KeypointSmoother(self.smoothing_min_cutoff_hz, self.smoothing_beta)  # ValueError if invalid
+
+
+@dataclass
+class FrameResult:
+    """Everything estimated in one frame for its N people (numpy, batch-first)."""
+    track_ids: np.ndarray        # (N,) int
+    scores: np.ndarray           # (N,) detection confidence in [0, 1]
+    keypoints_2d: np.ndarray     # (N, 33, 2) pixels, BlazePose order
+    visibility: np.ndarray       # (N, 33) in [0, 1]
+    valid: np.ndarray            # (N,) bool: the 3D fields hold an estimate
+    joints: np.ndarray           # (N, 24, 3) camera frame, metres
+    landmarks: np.ndarray        # (N, 18, 3) camera frame, metres
+    vertices: np.ndarray         # (N, V, 3) camera frame, metres
+    betas: np.ndarray            # (N, 10)
+    global_orient: np.ndarray    # (N, 3) axis-angle, camera frame
+    body_pose: np.ndarray        # (N, 23, 3) axis-angle
+    transl: np.ndarray           # (N, 3) metres
+    keypoints3d: np.ndarray      # (N, 33, 3) the body's 33 keypoints (BlazePose's definition), camera frame
+    lift_points: np.ndarray      # (N, 41, 3) the lift's 23 non-root joints + 18 landmarks at the pelvis
+    intrinsics: np.ndarray       # (4,) fx, fy, cx, cy used
+    frontend_ms: float = 0.0
+    lift_ms: float = 0.0
+
+    def __len__(self) -> int:
+        return int(self.track_ids.shape[0])
+
+
+def to_numpy(out: PipelineOutput) -> dict[str, np.ndarray]:
+    """The lift's output as float32 / bool numpy arrays with ONE device-to-host copy: every field is
+    packed into one (N, C) tensor on its device, copied, and split into views."""
+    n = out.valid.shape[0]
+    dtype = out.joints.dtype
+    parts = [out.valid.to(dtype)[:, None]] + [x.reshape(n, math.prod(x.shape[1:])).to(dtype) for x in out[1:]]
+    host = torch.cat(parts, dim=1).cpu().numpy().astype(np.float32, copy=False)
+    arrays, start = {"valid": host[:, 0] > 0.5}, 1
+    for name, x in zip(out._fields[1:], out[1:]):
+        width = math.prod(x.shape[1:])
+        arrays[name] = host[:, start:start + width].reshape((n,) + tuple(x.shape[1:]))
+        start += width
+    return arrays
+
+
+def undistort_points(points_px: np.ndarray, intrinsics: np.ndarray, distortion) -> np.ndarray:
+    """(..., 2) pixels of a camera with lens distortion k1, k2, p1, p2[, k3] -> the pixels the same
+    rays hit in the ideal pinhole camera of ``intrinsics`` (4,) fx, fy, cx, cy."""
+    import cv2
+
+    d = np.asarray(distortion, np.float64).reshape(-1)
+    if d.size not in (4, 5) or not np.isfinite(d).all():
+        raise ValueError(f"distortion must be 4 or 5 finite numbers k1 k2 p1 p2 [k3], got {d.tolist()}")
+    fx, fy, cx, cy = (float(v) for v in np.asarray(intrinsics, np.float64).reshape(4))
+    k = np.array([[fx, 0, cx], [0, fy, cy], [0, 0, 1]], np.float64)
+    pts = np.asarray(points_px, np.float64).reshape(-1, 1, 2)
+    out = cv2.undistortPoints(pts, k, d, P=k)
+    return out.reshape(np.shape(points_px)).astype(np.float32)
+
+
+class Reconstructor:
+    """Image -> :class:`FrameResult`: BlazePose's tracker, then one of the two lifts.
+
+    ``frontend`` (one of FRONTENDS) picks the lift: ``blazepose`` (the tracker's keypoints -> DAE
+    -> SMPLR) or ``hourglass`` (the tracker's person boxes -> the paper's hourglass -> SMPLR;
+    ``weights_dir`` is then unused, the hourglass ships its own SMPLR). ``frontend_model`` is the
+    BlazePose variant in both cases. ``settings`` (:class:`FrameSettings`) can be changed between
+    frames with :meth:`apply`.
+    """
+
+    def __init__(self, frontend_model: str = "full", device: str = "cpu", weights_dir: str | None = None,
+                 body_model_path: str | None = None, frontend: str = "blazepose",
+                 hourglass_model: str = "small", settings: FrameSettings = FrameSettings()):
+        from smplr_core.frontends import PoseTracker
+
+        if frontend not in FRONTENDS:
+            raise ValueError(f"frontend must be one of {', '.join(FRONTENDS)}, got {frontend!r}")
+        if hourglass_model not in HOURGLASS_MODELS:
+            raise ValueError(f"hourglass_model must be one of {', '.join(HOURGLASS_MODELS)}, "
+                             f"got {hourglass_model!r}")
+        self.device = torch.device(device)
+        self.frontend = frontend
+        self.lift: Lift
+        if frontend == "hourglass":
+            from smplr_core.frontends.hourglass.frontend import MEDIUM_WEIGHTS
+            from smplr_core.frontends.hourglass.pipeline import HourglassPipeline
+
+            self.lift = HourglassPipeline.load(
+                hourglass_weights=MEDIUM_WEIGHTS if hourglass_model == "medium" else None,
+                body_model_path=body_model_path or None, device=device)
+        else:
+            from smplr_core.pipeline import Pipeline
+
+            self.lift = Pipeline.load(weights_dir=weights_dir or None,
+                                      body_model_path=body_model_path or None, device=device)
+        # BlazePose finds and tracks the people for either lift (the hourglass crops their boxes);
+        # its world landmarks are not used, so they are not computed.
+        self.tracker = PoseTracker(model=frontend_model, max_people=settings.max_people, device=device,
+                                   world=False)
+        self.settings = FrameSettings()
+        self.smoother = KeypointSmoother(0.0)
+        self.apply(settings)
+
+    def apply(self, settings: FrameSettings) -> None:
+        """Use ``settings`` from the next frame on (the node calls this when a parameter changes)."""
+        self.tracker.max_people = int(settings.max_people)
+        self.tracker.min_pose_score = float(settings.detection_score_threshold)
+        old = self.settings
+        if (settings.smoothing_min_cutoff_hz, settings.smoothing_beta) != \
+                (old.smoothing_min_cutoff_hz, old.smoothing_beta):
+            self.smoother = KeypointSmoother(settings.smoothing_min_cutoff_hz, settings.smoothing_beta)
+        self.settings = settings
+
+    @property
+    def faces(self) -> np.ndarray:
+        """(F, 3) int mesh triangles of the body model."""
+        return self.lift.faces.cpu().numpy().astype(np.int64)
+
+    def reset(self) -> None:
+        """Forget tracks (e.g. when the video loops or the camera changes)."""
+        self.tracker.reset()
+        self.smoother.reset()
+
+    def warm_up(self) -> float:
+        """Run every stage on blank input at the batch sizes a frame can bring, so that the first
+        frames do not pay for building and compiling the CPU graphs (``PoseTracker.warm_up``; the
+        core pipeline's frozen graph is built at its first call). Returns the seconds it took."""
+        start = time.perf_counter()
+        self.tracker.warm_up()
+        if self.frontend == "blazepose":
+            rgb = np.zeros((8, 8, 3), np.uint8)
+            intr = np.array([500.0, 500.0, 320.0, 240.0], np.float32)
+            for n in range(1, self.settings.max_people + 1):
+                for _ in range(2):  # TorchScript specialises a graph at its second call of a shape
+                    self.lift.lift(rgb, torch.zeros(n, 33, 2, device=self.device),
+                                   torch.zeros(n, 33, device=self.device), np.zeros((n, 4), np.float32), intr)
+        return time.perf_counter() - start
+
+    def __call__(self, rgb: np.ndarray, intrinsics: np.ndarray, stamp_s: float | None = None,
+                 distortion: np.ndarray | None = None) -> FrameResult:
+        """rgb (H, W, 3) uint8, intrinsics (4,) fx, fy, cx, cy -> FrameResult. ``stamp_s``: the
+        frame's time in seconds for the keypoint filter (default: now). ``distortion``: the lens's
+        k1, k2, p1, p2[, k3] (OpenCV's model); the 2D keypoints are undistorted before the lift."""
+        start = time.perf_counter()
+        stamp_s = time.monotonic() if stamp_s is None else float(stamp_s)
+        people = self.tracker(rgb)  # kept while pose score >= detection_score_threshold
+        people = sorted(people, key=lambda p: -float(p.score))[: self.settings.max_people]
+        frontend_ms = 1000 * (time.perf_counter() - start)
+        n = len(people)
+        keypoints = np.zeros((n, 33, 2), np.float32)
+        visibility = np.zeros((n, 33), np.float32)
+        boxes = np.zeros((n, 4), np.float32)
+        for i, person in enumerate(people):
+            keypoints[i], visibility[i], boxes[i] = person.keypoints, person.visibility, person.box
+        if distortion is not None and n:
+            keypoints = undistort_points(keypoints, intrinsics, distortion)
+        seen = visibility >= self.settings.min_visibility
+        if self.smoother.enabled:
+            keypoints = self.smoother([p.track_id for p in people], keypoints, seen, stamp_s)
+        ids = np.array([int(p.track_id) for p in people], np.int64)
+        scores = np.array([float(p.score) for p in people], np.float32)
+        return self.lift_people(rgb, ids, scores, keypoints, visibility, boxes, intrinsics, frontend_ms)
+
+    @torch.inference_mode()
+    def lift_people(self, rgb: np.ndarray, track_ids: np.ndarray, scores: np.ndarray, keypoints: np.ndarray,
+                    visibility: np.ndarray, boxes: np.ndarray, intrinsics: np.ndarray,
+                    frontend_ms: float = 0.0) -> FrameResult:
+        """The lift of N tracked people (numpy in, numpy out) with one device-to-host copy."""
+        start = time.perf_counter()
+        intr = np.asarray(intrinsics, np.float32).reshape(4)
+        if not (np.isfinite(intr).all() and intr[0] > 0 and intr[1] > 0):
+            raise ValueError(f"intrinsics must be finite with positive fx, fy, got {intr.tolist()}")
+        # The lift sees a 0/1 visibility: min_visibility is its threshold.
+        seen = (visibility >= self.settings.min_visibility).astype(np.float32)
+        out = self.lift.lift(rgb, torch.from_numpy(keypoints).to(self.device),
+                             torch.from_numpy(seen).to(self.device), boxes, intr)
+        arrays = to_numpy(out)
+        return FrameResult(track_ids=track_ids, scores=scores, keypoints_2d=keypoints, visibility=visibility,
+                           intrinsics=intr, frontend_ms=frontend_ms,
+                           lift_ms=1000 * (time.perf_counter() - start), **arrays)
+

@@ -1,0 +1,175 @@
+"""The frame path (smplr_core.frame): one interface for both lifts, one result, settings, host copies."""
+import cv2
+import numpy as np
+import pytest
+import torch
+from torch.overrides import TorchFunctionMode
+
+from node_helpers import sample_frame
+from smplr_core.frame import FrameSettings, Reconstructor, to_numpy, undistort_points
+from smplr_core.pipeline import PipelineOutput
+from smplr_core.reconstruct import default_intrinsics
+
+
+@pytest.fixture(scope="module")
+def rec():
+    torch.set_num_threads(1)
+    return Reconstructor()
+
+
+@pytest.fixture(scope="module")
+def frame():
+    rgb = sample_frame(120)
+    return rgb, default_intrinsics(rgb.shape[1], rgb.shape[0])
+
+
+class HostCopies(TorchFunctionMode):
+    """Counts the tensor calls that hand data to the host (copies, reads, or waits on the device)."""
+    HOST = {"cpu", "numpy", "tolist", "item", "__bool__", "__float__", "__int__", "__index__"}
+
+    def __init__(self):
+        super().__init__()
+        self.calls = []
+
+    def __torch_function__(self, func, types, args=(), kwargs=None):
+        name = getattr(func, "__name__", "")
+        if name in self.HOST:
+            self.calls.append(name)
+        return func(*args, **(kwargs or {}))
+
+
+def _people(rec, rgb):
+    people = rec.tracker(rgb)
+    assert people, "the sample frame has people"
+    kp = np.stack([p.keypoints for p in people])
+    vis = np.stack([p.visibility for p in people])
+    boxes = np.stack([p.box for p in people])
+    return np.arange(len(people)), np.ones(len(people), np.float32), kp, vis, boxes
+
+
+def test_the_lift_hands_its_result_to_the_host_once(rec, frame):
+    rgb, intr = frame
+    args = _people(rec, rgb)
+    rec.lift_people(rgb, *args, intr)  # graphs built
+    with HostCopies() as copies:
+        result = rec.lift_people(rgb, *args, intr)
+    assert copies.calls == ["cpu", "numpy"], copies.calls   # one .cpu().numpy() of one packed tensor
+    assert result.valid.any()
+
+
+def test_frame_result_has_every_field_for_each_person(rec, frame):
+    rgb, intr = frame
+    result = rec(rgb, intr)
+    n = len(result)
+    assert n >= 1
+    assert result.keypoints3d.shape == (n, 33, 3) and result.lift_points.shape == (n, 41, 3)
+    assert result.vertices.shape == (n, rec.lift.body.num_vertices, 3)
+    assert result.joints.dtype == np.float32 and result.valid.dtype == bool
+    # the DAE's points sit with the body: its joints near the body model's (same person, metres)
+    assert np.abs(result.lift_points[:, :23] - result.joints[:, 1:]).max(axis=-1).mean() < 0.15
+
+
+def test_nobody_gives_empty_fields_with_their_trailing_shapes(rec):
+    rgb = np.zeros((240, 320, 3), np.uint8)
+    result = rec(rgb, default_intrinsics(320, 240))
+    assert len(result) == 0
+    assert result.joints.shape == (0, 24, 3) and result.keypoints3d.shape == (0, 33, 3)
+    assert result.vertices.shape == (0, rec.lift.body.num_vertices, 3) and result.valid.shape == (0,)
+
+
+def test_to_numpy_splits_the_packed_copy_back_into_the_fields():
+    shapes = PipelineOutput.empty(5)
+    out = PipelineOutput(*(torch.rand((2,) + tuple(x.shape[1:])) for x in shapes))._replace(
+        valid=torch.tensor([True, False]))
+    arrays = to_numpy(out)
+    assert arrays["valid"].tolist() == [True, False]
+    for name in out._fields[1:]:
+        assert np.allclose(arrays[name], getattr(out, name).numpy()), name
+
+
+def test_min_visibility_is_the_lift_threshold(rec, frame):
+    rgb, intr = frame
+    ids, scores, kp, _, boxes = _people(rec, rgb)
+    vis = np.full(kp.shape[:2], 0.4, np.float32)
+    try:
+        rec.apply(FrameSettings(min_visibility=0.3))
+        seen = rec.lift_people(rgb, ids, scores, kp, vis, boxes, intr)
+        rec.apply(FrameSettings(min_visibility=0.5))
+        hidden = rec.lift_people(rgb, ids, scores, kp, vis, boxes, intr)
+    finally:
+        rec.apply(FrameSettings())
+    assert seen.valid.all() and not hidden.valid.any()
+
+
+def test_detection_score_threshold_is_the_trackers_pose_score(rec, frame):
+    rgb, intr = frame
+    try:
+        for threshold in (0.1, 0.9):
+            rec.apply(FrameSettings(detection_score_threshold=threshold))
+            assert rec.tracker.min_pose_score == threshold
+            rec.reset()
+            result = rec(rgb, intr)
+            assert (result.scores >= threshold).all()
+        rec.apply(FrameSettings(detection_score_threshold=1.0))
+        rec.reset()
+        assert len(rec(rgb, intr)) == 0
+    finally:
+        rec.apply(FrameSettings())
+        rec.reset()
+
+
+def test_max_people_applies_to_the_tracker(rec, frame):
+    rgb, intr = frame
+    try:
+        rec.apply(FrameSettings(max_people=1))
+        assert rec.tracker.max_people == 1 and len(rec(rgb, intr)) <= 1
+    finally:
+        rec.apply(FrameSettings())
+
+
+def test_bad_settings_are_refused():
+    for bad in (dict(max_people=0), dict(min_visibility=1.5), dict(detection_score_threshold=-0.1),
+                dict(smoothing_min_cutoff_hz=-1.0)):
+        with pytest.raises(ValueError):
+            FrameSettings(**bad)
+
+
+def test_world_landmarks_are_not_computed(rec, frame):
+    assert all(p.world is None for p in rec.tracker(frame[0]))
+
+
+def test_undistort_inverts_the_lens_model():
+    intr = np.array([500.0, 480.0, 320.0, 240.0])
+    dist = np.array([-0.3, 0.1, 0.001, -0.002, 0.0])
+    k = np.array([[500.0, 0, 320], [0, 480, 240], [0, 0, 1]])
+    rays = np.array([[0.0, 0.0, 1.0], [0.3, -0.2, 1.0], [-0.4, 0.35, 1.0]])
+    distorted, _ = cv2.projectPoints(rays, np.zeros(3), np.zeros(3), k, dist)
+    pinhole, _ = cv2.projectPoints(rays, np.zeros(3), np.zeros(3), k, None)
+    out = undistort_points(distorted.reshape(-1, 2), intr, dist)
+    assert np.abs(out - pinhole.reshape(-1, 2)).max() < 0.05
+    assert np.abs(distorted - pinhole).max() > 5  # the lens moved them
+    with pytest.raises(ValueError):
+        undistort_points(out, intr, [0.1, 0.2])
+
+
+def test_both_lifts_give_the_same_result_type(frame):
+    rgb, intr = frame
+    hourglass = Reconstructor(frontend="hourglass")
+    result = hourglass(rgb, intr)
+    assert len(result) >= 1
+    assert result.keypoints3d.shape == (len(result), 33, 3) and result.lift_points.shape == (len(result), 41, 3)
+
+
+def test_inference_imports_no_training_code():
+    import subprocess
+    import sys
+
+    from node_helpers import REPO
+
+    code = ("import sys; from smplr_core.frame import Reconstructor; Reconstructor(); "
+            "Reconstructor(frontend='hourglass'); "
+            "print(sorted(m for m in sys.modules if m.split('.')[:2] in "
+            "(['smplr_core', 'train'], ['smplr_core', 'data'], ['smplr_core', 'eval'])))")
+    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=REPO, timeout=300)
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stdout.strip() == "[]"
