@@ -29,10 +29,12 @@ from pathlib import Path
 
 import numpy as np
 import torch
+from scipy.spatial.transform import Rotation
 
 from smplr_core.body.joint_names import JOINT_INDEX, NUM_JOINTS, SMPL_JOINT_NAMES, SMPL_PARENTS
 from smplr_core.body.keypoints import BLAZEPOSE_NAMES, FREE_BODY_KEYPOINT_SOURCES
 from smplr_core.body.landmarks import landmark_index_array, select_landmark_vertices
+from smplr_core.geometry import rotation_between
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 DEFAULT_OUTPUT = REPO_ROOT / "weights" / "body" / "smplr_free_body.npz"
@@ -142,16 +144,6 @@ def sample_phenotypes(model, count: int, seed: int) -> dict[str, torch.Tensor]:
     return phenotypes
 
 
-def _rotation_between(a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
-    """Minimal rotations taking unit vectors a (B,3) onto b (B,3) -> (B,3,3)."""
-    v = torch.cross(a, b, dim=-1)
-    c = (a * b).sum(-1)
-    K = torch.zeros(a.shape[0], 3, 3, dtype=a.dtype)
-    K[:, 0, 1], K[:, 0, 2], K[:, 1, 2] = -v[:, 2], v[:, 1], -v[:, 0]
-    K = K - K.transpose(1, 2)
-    return torch.eye(3, dtype=a.dtype) + K + K @ K / (1.0 + c)[:, None, None]
-
-
 def _unit(v: torch.Tensor) -> torch.Tensor:
     return v / v.norm(dim=-1, keepdim=True)
 
@@ -170,8 +162,8 @@ def tpose_arm_rotations(model, heads: torch.Tensor) -> dict[str, torch.Tensor]:
         shoulder, elbow, wrist = (heads[:, L.index(f"{b}.{s}")] for b in ("upperarm01", "lowerarm01", "wrist"))
         upper, lower = _unit(elbow - shoulder), _unit(wrist - elbow)
         target = torch.tensor([sign, 0.0, 0.0], dtype=heads.dtype).expand(B, 3)
-        for bone, R in ((f"upperarm01.{s}", _rotation_between(upper, target)),
-                        (f"lowerarm01.{s}", _rotation_between(lower, upper))):
+        for bone, R in ((f"upperarm01.{s}", rotation_between(upper, target)),
+                        (f"lowerarm01.{s}", rotation_between(lower, upper))):
             pose[bone] = _homogeneous(R)
         # Shins: Anny's stand leans them ~6 deg outwards; make them vertical seen from the front
         # (keeping the slight sagittal knee bend SMPL's template has too), and turn the foot back
@@ -180,7 +172,7 @@ def tpose_arm_rotations(model, heads: torch.Tensor) -> dict[str, torch.Tensor]:
         shin = _unit(ankle - knee)
         frontal_straight = shin.clone()
         frontal_straight[:, 0] = 0.0
-        R = _rotation_between(shin, _unit(frontal_straight))
+        R = rotation_between(shin, _unit(frontal_straight))
         pose[f"lowerleg01.{s}"] = _homogeneous(R)
         pose[f"foot.{s}"] = _homogeneous(R.transpose(1, 2))
     return pose
@@ -206,16 +198,6 @@ REFERENCE_POSE: dict[str, tuple[float, float, float]] = {
 }
 
 
-def _axis_angle_matrix(aa: tuple[float, float, float]) -> np.ndarray:
-    v = np.asarray(aa, dtype=np.float64)
-    theta = np.linalg.norm(v)
-    if theta < 1e-12:
-        return np.eye(3)
-    k = v / theta
-    K = np.array([[0, -k[2], k[1]], [k[2], 0, -k[0]], [-k[1], k[0], 0]])
-    return np.eye(3) + np.sin(theta) * K + (1 - np.cos(theta)) * K @ K
-
-
 def anny_pose_for_smpl(tpose: dict[str, torch.Tensor], smpl_pose: dict[str, tuple[float, float, float]], batch: int) -> dict[str, torch.Tensor]:
     """Anny `local-ref` rotations that pose the T-posed body like SMPL rotations of hips, knees, shoulders, elbows.
 
@@ -224,7 +206,7 @@ def anny_pose_for_smpl(tpose: dict[str, torch.Tensor], smpl_pose: dict[str, tupl
     D = G_parent^-1 · G_smpl · G_tpose (all about bone heads, world-aligned axes).
     """
     M = torch.as_tensor(ANNY_TO_SMPL_AXES)
-    R = {j: (M.T @ torch.as_tensor(_axis_angle_matrix(aa)) @ M).expand(batch, 3, 3) for j, aa in smpl_pose.items()}
+    R = {j: (M.T @ torch.as_tensor(Rotation.from_rotvec(aa).as_matrix()) @ M).expand(batch, 3, 3) for j, aa in smpl_pose.items()}
     eye = torch.eye(3, dtype=torch.float64).expand(batch, 3, 3)
     rot = lambda bone: tpose[bone][:, :3, :3] if bone in tpose else eye  # noqa: E731
     pose = dict(tpose)

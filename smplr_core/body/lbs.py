@@ -5,23 +5,10 @@ from typing import NamedTuple
 
 import torch
 
-from smplr_core.geometry import constant
+from smplr_core.geometry import axis_angle_to_matrix, constant
 
-
-def batch_rodrigues(axis_angle: torch.Tensor) -> torch.Tensor:
-    """Axis-angle (..., 3) -> rotation matrices (..., 3, 3); smooth and finite at zero."""
-    aa = axis_angle
-    theta2 = (aa * aa).sum(-1, keepdim=True)
-    theta = torch.sqrt(theta2 + 1e-16)
-    small = theta < 1e-3
-    # sin(t)/t and (1-cos t)/t^2, with their Taylor series near zero where float32 cancels.
-    a = torch.where(small, 1.0 - theta2 / 6.0, torch.sin(theta) / theta)
-    b = torch.where(small, 0.5 - theta2 / 24.0, (1.0 - torch.cos(theta)) / theta.clamp_min(1e-3) ** 2)
-    x, y, z = aa.unbind(-1)
-    zero = torch.zeros_like(x)
-    K = torch.stack([zero, -z, y, z, zero, -x, -y, x, zero], -1).reshape(*aa.shape[:-1], 3, 3)
-    eye = torch.eye(3, dtype=aa.dtype, device=aa.device)
-    return eye + a[..., None] * K + b[..., None] * (K @ K)
+# smplx's name for Rodrigues' formula: (..., 3) axis-angle -> (..., 3, 3), smooth and finite at zero.
+batch_rodrigues = axis_angle_to_matrix
 
 
 def kinematic_levels(parents: list[int]) -> list[list[int]]:

@@ -21,21 +21,14 @@ from dataclasses import dataclass, field
 import numpy as np
 import torch
 
+from smplr_core.body.keypoints import BLAZEPOSE_NAMES, NUM_KEYPOINTS
 from smplr_core.frontends.blazepose import processing as P
 from smplr_core.inference import COMPILE_CALLS
 from smplr_core.frontends.blazepose.networks import (DETECTOR_INPUT_SIZE, LANDMARK_INPUT_SIZE,
                                                      BlazePoseDetector, BlazePoseLandmarks)
 
 # The 33 points the landmark network outputs, in its order (BlazePose's definition).
-KEYPOINT_NAMES: tuple[str, ...] = (
-    "nose", "left_eye_inner", "left_eye", "left_eye_outer", "right_eye_inner", "right_eye",
-    "right_eye_outer", "left_ear", "right_ear", "mouth_left", "mouth_right", "left_shoulder",
-    "right_shoulder", "left_elbow", "right_elbow", "left_wrist", "right_wrist", "left_pinky",
-    "right_pinky", "left_index", "right_index", "left_thumb", "right_thumb", "left_hip",
-    "right_hip", "left_knee", "right_knee", "left_ankle", "right_ankle", "left_heel",
-    "right_heel", "left_foot_index", "right_foot_index",
-)
-NUM_KEYPOINTS = len(KEYPOINT_NAMES)
+KEYPOINT_NAMES = BLAZEPOSE_NAMES
 # Tiles look only for people whose ROI is at most this fraction of the tile (see decode_detections).
 TILE_MAX_PERSON_FRACTION = 1.0
 # A new detection whose ROI centre lies within this fraction of a tracked ROI's side from the

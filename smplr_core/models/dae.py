@@ -17,8 +17,11 @@ from dataclasses import asdict, dataclass
 import torch
 from torch import nn
 
-NUM_KEYPOINTS_2D = 33
-NUM_OUTPUT_POINTS = 23 + 18
+from smplr_core.body.joint_names import NUM_JOINTS
+from smplr_core.body.keypoints import NUM_KEYPOINTS as NUM_KEYPOINTS_2D
+from smplr_core.body.landmarks import NUM_LANDMARKS
+
+NUM_OUTPUT_POINTS = NUM_JOINTS - 1 + NUM_LANDMARKS  # the non-root joints, then the landmarks
 VISIBILITY_THRESHOLD = 0.5
 OUTPUT_SCALES = ("metric", "box")
 TYPICAL_BOX_SIZE_LOG_M = 0.5  # log of ~1.65 m, the box (larger side) of a standing adult

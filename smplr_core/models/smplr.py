@@ -18,9 +18,8 @@ import torch
 from torch import nn
 
 from smplr_core import geometry
-
-NUM_JOINTS = 24
-NUM_LANDMARKS = 18
+from smplr_core.body.joint_names import NUM_JOINTS
+from smplr_core.body.landmarks import NUM_LANDMARKS
 
 
 @dataclass(frozen=True)

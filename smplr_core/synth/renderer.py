@@ -16,6 +16,7 @@ from typing import Callable, NamedTuple
 
 import numpy as np
 import torch
+from scipy.spatial.transform import Rotation
 
 from smplr_core.frontends.hourglass.volume import camera_to_volume, crop_intrinsics
 from smplr_core.synth.appearance import (BodyParts, load_background_photos, sample_background,
@@ -77,14 +78,9 @@ def random_body_pose(rng: np.random.Generator, batch: int) -> np.ndarray:
 
 
 def _axis_angle_to_matrix(aa: np.ndarray) -> np.ndarray:
-    """(..., 3) -> (..., 3, 3), Rodrigues."""
-    angle = np.linalg.norm(aa, axis=-1, keepdims=True)
-    axis = aa / np.maximum(angle, 1e-12)
-    x, y, z = np.moveaxis(axis, -1, 0)
-    zeros = np.zeros_like(x)
-    k = np.stack([zeros, -z, y, z, zeros, -x, -y, x, zeros], -1).reshape(aa.shape[:-1] + (3, 3))
-    s, c = np.sin(angle)[..., None], np.cos(angle)[..., None]
-    return np.eye(3, dtype=aa.dtype) + s * k + (1 - c) * (k @ k)
+    """(..., 3) -> (..., 3, 3) in ``aa``'s dtype (scipy's Rotation)."""
+    matrices = Rotation.from_rotvec(aa.reshape(-1, 3)).as_matrix()
+    return matrices.reshape(aa.shape[:-1] + (3, 3)).astype(aa.dtype)
 
 
 def random_cameras(rng: np.random.Generator, batch: int) -> tuple[np.ndarray, np.ndarray]:

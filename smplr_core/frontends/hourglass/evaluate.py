@@ -9,10 +9,11 @@ from __future__ import annotations
 import numpy as np
 import torch
 
+from smplr_core.body.joint_names import NUM_JOINTS
 from smplr_core.frontends.hourglass.volume import volume_to_root_relative
 from smplr_core.geometry import procrustes_align
 
-NUM_JOINTS = 24
+__all__ = ["NUM_JOINTS", "images_to_tensor", "joint_errors_mm", "predict_root_relative"]
 
 
 def joint_errors_mm(pred_rel: torch.Tensor, target_rel: torch.Tensor) -> dict[str, float]:
