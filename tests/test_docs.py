@@ -21,3 +21,74 @@ def test_every_output_topic_is_in_the_tables(doc):
     text = (REPO / doc).read_text()
     for topic in ("/human_pose/people", "/human_pose/markers", "/human_pose/mesh", "/diagnostics"):
         assert f"| `{topic}` |" in text, (doc, topic)
+
+
+# The README's "Measured figures" table: each row's headline figures (the value column before any
+# parenthesis), in order, and the bench/results JSON keys they come from.
+README_FIGURES = {
+    "body model forward": ("body", ["forward_ms_b1", "forward_ms_b64"]),
+    "DAE + SMPLR + body decode": ("core", ["latency_ms_b1", "latency_ms_b8", "latency_ms_b64"]),
+    "same on one H100": ("core_cuda", ["latency_ms_b1", "latency_ms_b64", "latency_ms_b512"]),
+    "training samples generated": ("core", ["samples_per_s"]),
+    "SMPLR from clean 3D": ("core", ["eval.smplr_gt3d.mpjpe_mm", "eval.smplr_gt3d.pa_mpjpe_mm",
+                                     "eval.smplr_gt3d.pve_mm"]),
+    "same from joints only": ("core", ["eval.smplr_joints_only_gt3d.mpjpe_mm",
+                                       "eval.smplr_joints_only_gt3d.pve_mm"]),
+    "DAE → SMPLR from noisy 2D": ("core", ["eval.dae_smplr_noisy2d.mpjpe_mm", "eval.dae_smplr_noisy2d.pa_mpjpe_mm",
+                                           "eval.dae_smplr_noisy2d.pve_mm"]),
+    "BlazePose port, one person": ("frontend", ["rows.single_1thread.median_ms", "rows.single.median_ms"]),
+    "reference runtime": ("frontend", ["rows.reference_single_1thread.median_ms", "rows.reference_single.median_ms"]),
+    "BlazePose port, four people": ("frontend", ["rows.4people_1thread.median_ms", "rows.4people.median_ms"]),
+    "people found in vtest.avi": ("frontend", ["vtest_recall"]),
+    "node over DDS": ("node", ["fps"]),
+    "node latency": ("node", ["latency_ms_p50", "latency_ms_p95"]),
+    "synthetic renders": ("hourglass", ["render_images_per_s_2cores", "render_images_per_s_1core"]),
+    "hourglass (medium": ("hourglass", ["mpjpe_mm", "pa_mpjpe_mm", "pve_mm"]),
+}
+
+
+def _figure_rows() -> dict[str, str]:
+    text = (REPO / "README.md").read_text()
+    table = text[text.index("| figure | value |"):]
+    rows = {}
+    for line in table.splitlines()[2:]:
+        if not line.startswith("|"):
+            break
+        cells = [c.strip() for c in line.strip("|").split("|")]
+        rows[cells[0]] = cells[1]
+    return rows
+
+
+def test_every_readme_figure_is_its_bench_json_value():
+    import json
+    import re
+
+    rows = _figure_rows()
+    assert len(rows) == len(README_FIGURES), "a README figure row without its JSON keys here (or the reverse)"
+    for label, value in rows.items():
+        (prefix,) = [p for p in README_FIGURES if label.startswith(p)]
+        name, keys = README_FIGURES[prefix]
+        data = json.loads((REPO / "bench" / "results" / f"{name}.json").read_text())
+        shown = re.findall(r"\d[\d,]*(?:\.\d+)?", value.split("(")[0].replace("**", ""))
+        assert len(shown) == len(keys), (label, shown, keys)
+        for text, key in zip(shown, keys):
+            measured = data
+            for part in key.split("."):
+                measured = measured[part]
+            # as rounded in the README: 0.79 to 2 decimals, 47,000 to the thousand
+            step = 1000.0 if "," in text else 10.0 ** -len(text.partition(".")[2])
+            assert abs(float(text.replace(",", "")) - measured) <= step / 2 + 1e-9, \
+                f"README '{label}': {text} but {name}.json {key} = {measured}"
+
+
+def test_readme_states_the_suites_test_count():
+    import re
+    import subprocess
+    import sys
+
+    proc = subprocess.run([sys.executable, "-m", "pytest", "-p", "no:cacheprovider", "--collect-only", "-q"],
+                          capture_output=True, text=True, cwd=REPO, timeout=300)
+    collected = int(re.search(r"(\d+)(?:/\d+)? tests? collected", proc.stdout).group(1))
+    stated = re.search(r"`bash scripts/test.sh` runs (\d+) tests", (REPO / "README.md").read_text())
+    assert stated, "README does not state the test count as '`bash scripts/test.sh` runs N tests'"
+    assert int(stated.group(1)) == collected
