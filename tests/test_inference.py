@@ -12,10 +12,17 @@ from smplr_core.inference import fusion, onednn_fusion_available
 pytestmark = pytest.mark.skipif(not onednn_fusion_available(), reason="no oneDNN Graph fuser in this torch")
 
 
+def _blocked_in_switch() -> int:
+    """Threads waiting inside ``fusion`` for the other setting (the switch's condition waiters)."""
+    with fusion._cond:
+        return len(fusion._cond._waiters)
+
+
 def test_same_setting_shares_and_other_setting_waits():
     seen: dict[str, object] = {}
-    inside = threading.Barrier(2)
+    inside = threading.Barrier(3)
     release = threading.Event()
+    plain_started = threading.Event()
 
     def fused_user(name: str):
         with fusion(True):
@@ -24,24 +31,29 @@ def test_same_setting_shares_and_other_setting_waits():
             release.wait(timeout=10)
 
     def plain_user():
+        plain_started.set()
         with fusion(False):
             seen["plain"] = torch.jit.onednn_fusion_enabled()
-            seen["plain_at"] = time.monotonic()
+            seen["plain_after_release"] = release.is_set()
 
     fused = [threading.Thread(target=fused_user, args=(n,)) for n in ("a", "b")]
     for t in fused:
         t.start()
-    time.sleep(0.2)
+    inside.wait(timeout=10)  # returns once both fused users hold the switch
     plain = threading.Thread(target=plain_user)
     plain.start()
-    time.sleep(0.2)
+    assert plain_started.wait(timeout=10)
+    # The plain caller must end up waiting in the switch (it would have run through otherwise).
+    deadline = time.monotonic() + 10
+    while _blocked_in_switch() < 1 and "plain" not in seen and time.monotonic() < deadline:
+        plain_started.wait(0.001)
     assert "plain" not in seen, "a caller without the fuser ran while fused callers were inside"
-    released_at = time.monotonic()
+    assert _blocked_in_switch() == 1
     release.set()
     for t in fused + [plain]:
         t.join(timeout=10)
     assert seen["a"] is True and seen["b"] is True
-    assert seen["plain"] is False and seen["plain_at"] >= released_at
+    assert seen["plain"] is False and seen["plain_after_release"] is True
     assert not torch.jit.onednn_fusion_enabled()
 
 
