@@ -13,6 +13,7 @@ between frames go through :meth:`Reconstructor.apply` (:class:`FrameSettings`). 
 from __future__ import annotations
 
 import math
+import threading
 import time
 from dataclasses import dataclass
 from typing import Protocol
@@ -160,10 +161,27 @@ class Reconstructor:
                                    world=False)
         self.settings = FrameSettings()
         self.smoother = KeypointSmoother(0.0)
-        self.apply(settings)
+        self._lock = threading.Lock()
+        self._pending: FrameSettings | None = None
+        self._use(settings)
 
     def apply(self, settings: FrameSettings) -> None:
-        """Use ``settings`` from the next frame on (the node calls this when a parameter changes)."""
+        """Use ``settings`` from the next frame on. Safe to call from another thread than the one
+        running the frames (the node calls it from its parameter callback): a frame in progress
+        keeps the settings it started with."""
+        if not isinstance(settings, FrameSettings):
+            raise TypeError(f"settings must be a FrameSettings, got {type(settings).__name__}")
+        with self._lock:
+            self._pending = settings
+
+    def _take_pending(self) -> None:
+        """At the start of a frame: the settings given to :meth:`apply` since the last one."""
+        with self._lock:
+            pending, self._pending = self._pending, None
+        if pending is not None:
+            self._use(pending)
+
+    def _use(self, settings: FrameSettings) -> None:
         self.tracker.max_people = int(settings.max_people)
         self.tracker.min_pose_score = float(settings.detection_score_threshold)
         old = self.settings
@@ -202,6 +220,7 @@ class Reconstructor:
         """rgb (H, W, 3) uint8, intrinsics (4,) fx, fy, cx, cy -> FrameResult. ``stamp_s``: the
         frame's time in seconds for the keypoint filter (default: now). ``distortion``: the lens's
         k1, k2, p1, p2[, k3] (OpenCV's model); the 2D keypoints are undistorted before the lift."""
+        self._take_pending()
         start = time.perf_counter()
         stamp_s = time.monotonic() if stamp_s is None else float(stamp_s)
         people = self.tracker(rgb)  # kept while pose score >= detection_score_threshold
@@ -227,6 +246,7 @@ class Reconstructor:
                     visibility: np.ndarray, boxes: np.ndarray, intrinsics: np.ndarray,
                     frontend_ms: float = 0.0) -> FrameResult:
         """The lift of N tracked people (numpy in, numpy out) with one device-to-host copy."""
+        self._take_pending()
         start = time.perf_counter()
         intr = np.asarray(intrinsics, np.float32).reshape(4)
         if not (np.isfinite(intr).all() and intr[0] > 0 and intr[1] > 0):

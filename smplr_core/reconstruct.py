@@ -163,15 +163,15 @@ class Reconstructor(frame.Reconstructor):
                                  smoothing_min_cutoff_hz, smoothing_beta)
         super().__init__(frontend_model, device, weights_dir, body_model_path, frontend, hourglass_model, settings)
         self.max_people, self.detection_score_threshold = settings.max_people, settings.detection_score_threshold
-        self.min_visibility = settings.min_visibility
+        self.min_visibility, self.smoothing = settings.min_visibility, (smoothing_min_cutoff_hz, smoothing_beta)
 
     def set_smoothing(self, min_cutoff_hz: float, beta: float) -> None:
-        self.apply(FrameSettings(self.settings.max_people, self.settings.detection_score_threshold,
-                                 self.settings.min_visibility, min_cutoff_hz, beta))
+        FrameSettings(smoothing_min_cutoff_hz=min_cutoff_hz, smoothing_beta=beta)  # ValueError if invalid
+        self.smoothing = (min_cutoff_hz, beta)
 
     def __call__(self, rgb, intrinsics, stamp_s=None, distortion=None):
         settings = FrameSettings(self.max_people, self.detection_score_threshold, self.min_visibility,
-                                 self.settings.smoothing_min_cutoff_hz, self.settings.smoothing_beta)
+                                 *self.smoothing)
         if settings != self.settings:
             self.apply(settings)
         return super().__call__(rgb, intrinsics, stamp_s, distortion)
