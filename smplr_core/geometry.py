@@ -7,6 +7,11 @@ Conventions used across ``smplr_core``:
   concatenated as ``(c0, c1)``: ``(..., 6)``;
 - cameras are pinhole, OpenCV optical frame (x right, y down, z forward), intrinsics
   ``(fx, fy, cx, cy)`` in pixels.
+
+The torch side's one rotation toolbox (the body model, its builder and SMPLR use these; numpy
+code uses scipy's ``Rotation``). The ``roma`` package was measured in their place: at batch 1
+(24 rotations, one CPU thread) it took 160 / 101 / 36 µs for matrix -> axis-angle, axis-angle ->
+matrix and 6D -> matrix against 122 / 81 / 28 µs here, so these stay.
 """
 from __future__ import annotations
 
