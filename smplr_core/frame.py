@@ -70,7 +70,7 @@ class FrameResult:
     """Everything estimated in one frame for its N people (numpy, batch-first)."""
     track_ids: np.ndarray        # (N,) int
     scores: np.ndarray           # (N,) detection confidence in [0, 1]
-    keypoints_2d: np.ndarray     # (N, 33, 2) pixels, BlazePose order
+    keypoints_2d: np.ndarray     # (N, 33, 2) pixels, BlazePose order, as lifted (filtered, undistorted)
     visibility: np.ndarray       # (N, 33) in [0, 1]
     valid: np.ndarray            # (N,) bool: the 3D fields hold an estimate
     joints: np.ndarray           # (N, 24, 3) camera frame, metres
