@@ -57,6 +57,24 @@ def test_the_lift_hands_its_result_to_the_host_once(rec, frame):
     assert result.valid.any()
 
 
+@pytest.mark.parametrize("lift", ["dae_eager", "hourglass"])
+def test_the_eager_lifts_that_cuda_runs_hand_their_result_to_the_host_once(rec, frame, lift):
+    """On CUDA the DAE lift runs eagerly (the frozen graph is CPU-only), as the hourglass lift does
+    everywhere: no Python-level read of a device tensor before the one copy."""
+    from smplr_core.frame import to_numpy
+    from smplr_core.frontends.hourglass.pipeline import HourglassPipeline
+    from smplr_core.pipeline import Pipeline
+
+    rgb, intr = frame
+    _, _, kp, vis, boxes = _people(rec, rgb)
+    model = Pipeline.load(optimise=False) if lift == "dae_eager" else HourglassPipeline.load()
+    kp, seen = torch.from_numpy(kp), torch.from_numpy((vis >= 0.5).astype(np.float32))
+    with torch.inference_mode(), HostCopies() as copies:
+        arrays = to_numpy(model.lift(rgb, kp, seen, boxes, intr))
+    assert copies.calls == ["cpu", "numpy"], copies.calls
+    assert arrays["joints"].shape == (len(kp), 24, 3)
+
+
 def test_frame_result_has_every_field_for_each_person(rec, frame):
     rgb, intr = frame
     result = rec(rgb, intr)
