@@ -280,10 +280,11 @@ def make_node_class():
             else:
                 self._reject_info(problem)
 
-        def _reject_info(self, problem: str) -> None:
-            """Keep the last good intrinsics; one WARN line per distinct reason."""
+        def _reject_info(self, problem: str, message: bool = True) -> None:
+            """Keep the last good intrinsics; one WARN line per distinct reason. ``message``:
+            a camera_info message was rejected (counted), not a stored one for another size."""
             self.info_rejection, self.info_rejection_time = problem, time.monotonic()
-            self.info_rejected += 1
+            self.info_rejected += int(message)
             using = ("the last good camera_info" if self.camera_info is not None
                      else "the parameters fx, fy, cx, cy")
             self._log_once("camera_info", f"camera_info rejected: {problem}; using {using}")
@@ -324,7 +325,7 @@ def make_node_class():
                 if info[:2] == (width, height):
                     return info[2]
                 self._reject_info(f"its size {info[0]}x{info[1]} does not match the image's "
-                                  f"{width}x{height}")
+                                  f"{width}x{height}", message=False)
             k = default_intrinsics(width, height, p["fx"], p["fy"], p["cx"], p["cy"])
             problem = intrinsics_problem(dict(zip(("fx", "fy", "cx", "cy"), map(float, k))),
                                          width, height)

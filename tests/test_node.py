@@ -17,7 +17,10 @@ FRAME_TIMEOUT_S = 60.0
 
 @pytest.fixture(scope="module")
 def graph():
-    with running_node("-p", "max_people:=2", "-p", "marker_mesh_decimation:=8") as started:
+    # cy given as an integer (the test frames' centre row, so the intrinsics do not change): it
+    # must stay a double.
+    with running_node("-p", "max_people:=2", "-p", "marker_mesh_decimation:=8",
+                      "-p", "cy:=135") as started:
         yield started
 
 
@@ -228,6 +231,8 @@ def test_integer_for_a_double_parameter_keeps_it_a_double(graph):
     probe, _ = graph
     setter = _parameter_client(probe, SetParameters, "set_parameters")
     getter = _parameter_client(probe, GetParameters, "get_parameters")
+    (value,) = _call(probe, getter, GetParameters.Request(names=["cy"])).values   # -p cy:=135
+    assert value.type == ParameterType.PARAMETER_DOUBLE and value.double_value == 135.0
     try:
         request = SetParameters.Request(parameters=[Parameter("fx", value=1000).to_parameter_msg()])
         (result,) = _call(probe, setter, request).results
