@@ -23,6 +23,9 @@ with markers and mesh subscribed; ``max_people`` is 4, and four are tracked once
 tiles have been swept (vtest.avi's crowd frames kept only two to three of its pedestrians
 tracked, too small for the whole-image detector). Run 5 (``large_frames_4k``) feeds the sample video resized to
 3840x2159 rgb8 (24.9 MB a frame) at 5 Hz.
+Run 6 (``messages``, in this process, no DDS) times what the node does for a frame besides
+inference, on the 2x2 grid frames: the People message (build and serialise), the marker array and
+the mesh (serialised from the arrays), per frame, with the number of people.
 Writes bench/results/node.json and prints one table; ``--runs`` picks runs (the others' entries
 in node.json are kept).
 """
@@ -221,6 +224,49 @@ def measure(rate_hz: float, seconds: float, frontend_model: str, params_file: st
          if markers else {})
 
 
+def message_costs(frames: int = 90, frontend_model: str = "full") -> dict:
+    """Median milliseconds per frame of the node's message work (no DDS), 2x2 grid frames."""
+    import cv2
+    import torch
+    from rclpy.serialization import serialize_message
+    from std_msgs.msg import Header
+
+    from smplr_core.body.joint_names import SMPL_PARENTS
+    from smplr_core.reconstruct import Reconstructor, default_intrinsics, name_tables
+    from smplr_ros import markers
+
+    torch.set_num_threads(1)
+    rec = Reconstructor(frontend_model, 4)
+    rec.warm_up()
+    tracks = markers.MarkerTracks(rec.faces, SMPL_PARENTS)
+    mesh = markers.MeshBuilder(rec.faces)
+    names = name_tables()
+    times = {k: [] for k in ("inference", "people_build", "people_serialise", "markers", "mesh")}
+    people = []
+    paths = sorted(prepare_grid_frames().glob("*.jpg"))
+    for k in range(frames):
+        rgb = cv2.cvtColor(cv2.imread(str(paths[k % len(paths)])), cv2.COLOR_BGR2RGB)
+        t0 = time.perf_counter()
+        result = rec(rgb, default_intrinsics(*SIZE), stamp_s=k / NATIVE_RATE_HZ)
+        t1 = time.perf_counter()
+        msg = markers.people_message(Header(), result, names, *SIZE, 0.0)
+        t2 = time.perf_counter()
+        serialize_message(msg)
+        t3 = time.perf_counter()
+        tracks.frame(Header(), result, 4)
+        t4 = time.perf_counter()
+        if len(result):
+            mesh(result.vertices[0])
+        t5 = time.perf_counter()
+        if k >= frames // 3:   # tracking settled (the detector's tiles swept)
+            for key, a, b in zip(times, (t0, t1, t2, t3, t4), (t1, t2, t3, t4, t5)):
+                times[key].append(1000.0 * (b - a))
+            people.append(len(result))
+    return {f"{k}_ms_p50": round(float(np.median(v)), 2) for k, v in times.items()} | {
+        "people_per_frame": round(float(np.mean(people)), 2), "frames": len(people),
+        "mesh_faces": int(rec.faces.shape[0]), "marker_mesh_decimation": 4}
+
+
 def _stop(proc: subprocess.Popen) -> str:
     if proc.poll() is None:
         proc.send_signal(signal.SIGINT)
@@ -232,7 +278,7 @@ def _stop(proc: subprocess.Popen) -> str:
     return proc.stdout.read() if proc.stdout else ""
 
 
-RUNS = ("native", "overload", "markers", "four_people", "4k")
+RUNS = ("native", "overload", "markers", "four_people", "4k", "messages")
 
 
 def main() -> int:
@@ -277,6 +323,9 @@ def main() -> int:
     if "4k" in runs:
         rows.append(("3840x2159 at 5 Hz", measure(5.0, video=SAMPLE, width=3840, **common)))
         result["large_frames_4k"] = rows[-1][1] | {"image_size": [3840, 2159]}
+    if "messages" in runs:
+        result["message_costs"] = message_costs(frontend_model=args.frontend_model)
+        print("message work per frame (ms, p50):", result["message_costs"])
     result.update({
         "image_size": list(SIZE), "frontend_model": args.frontend_model,
         "cpu_cores": os.cpu_count(), "load_average_1min_before": round(load_before[0], 2),

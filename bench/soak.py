@@ -9,7 +9,9 @@ runs while this process subscribes to ``/human_pose/people``, ``/human_pose/mark
 seconds it records the reconstruct process's resident memory (VmRSS), the People messages per
 second, and the node's error counters. Writes bench/results/soak.json: the samples, the RSS slope
 in MB per minute (least squares over the samples after the first, which includes start-up
-growth), the processed rate per sample, the errors, and the machine's load.
+growth, and over the second half of the run alone: memory that settles after a few steps has a
+positive whole-run slope but none at the end), the processed rate per sample, the errors, and the
+machine's load.
 """
 from __future__ import annotations
 
@@ -39,6 +41,23 @@ def rss_mb(pid: int) -> float:
         if line.startswith("VmRSS:"):
             return int(line.split()[1]) / 1024.0
     raise RuntimeError(f"no VmRSS for process {pid}")
+
+
+def _slope(samples: list[dict]) -> float:
+    if len(samples) < 2:
+        return float("nan")
+    return round(float(np.polyfit([s["minute"] for s in samples],
+                                  [s["rss_mb"] for s in samples], 1)[0]), 3)
+
+
+def rss_slopes(samples: list[dict]) -> dict:
+    """RSS slopes in MB/min: after the first sample, and over the second half of the samples."""
+    later = samples[1:] if len(samples) > 2 else samples
+    return {"rss_slope_mb_per_min": _slope(later),
+            "rss_slope_from_minute": later[0]["minute"] if later else None,
+            "rss_slope_second_half_mb_per_min": _slope(samples[len(samples) // 2:]),
+            "rss_slope_second_half_from_minute": (samples[len(samples) // 2]["minute"]
+                                                  if samples else None)}
 
 
 def soak(minutes: float, sample_s: float, rate_hz: float) -> dict:
@@ -114,16 +133,12 @@ def soak(minutes: float, sample_s: float, rate_hz: float) -> dict:
         log = _stop(runner)
     if runner.returncode not in (0, None) and not samples:
         raise RuntimeError("the graph stopped early:\n" + log)
-    later = samples[1:] if len(samples) > 2 else samples
-    slope = (float(np.polyfit([s["minute"] for s in later], [s["rss_mb"] for s in later], 1)[0])
-             if len(later) >= 2 else float("nan"))
     return {
         "minutes": round(samples[-1]["minute"], 2) if samples else 0.0,
         "minutes_requested": minutes,
         "sample_s": sample_s,
         "input_rate_hz": rate_hz,
-        "rss_slope_mb_per_min": round(slope, 3),
-        "rss_slope_from_minute": later[0]["minute"] if later else None,
+        **rss_slopes(samples),
         "rss_mb_first": samples[0]["rss_mb"] if samples else None,
         "rss_mb_last": samples[-1]["rss_mb"] if samples else None,
         "people_per_s_mean": round(float(np.mean([s["people_per_s"] for s in samples])), 2)
@@ -155,7 +170,8 @@ def main() -> int:
     args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.write_text(json.dumps(result, indent=2) + "\n")
     print(f"{result['minutes']:.1f} min: RSS {result['rss_mb_first']} -> {result['rss_mb_last']} MB, "
-          f"slope {result['rss_slope_mb_per_min']} MB/min (target <= {TARGET_SLOPE_MB_PER_MIN}), "
+          f"slope {result['rss_slope_mb_per_min']} MB/min (target <= {TARGET_SLOPE_MB_PER_MIN}; "
+          f"second half {result['rss_slope_second_half_mb_per_min']}), "
           f"{result['people_per_s_mean']} People/s, errors {result['errors']} -> {args.out}")
     return 0
 
