@@ -40,8 +40,8 @@ def check(spec: ParamSpec, value: Any) -> str | None:
     expected = type(spec.default)
     value = coerced(spec, value)
     if type(value) is not expected:
-        return (f"'{spec.name}' must be a {spec.type_name}, got {type(value).__name__} "
-                f"{value!r}")
+        return (f"'{spec.name}' must be {_article(spec.type_name)} {spec.type_name}, got "
+                f"{type(value).__name__} {value!r}")
     if expected is float and not math.isfinite(value):
         return f"'{spec.name}' must be finite, got {value!r}"
     if spec.choices and value not in spec.choices:
@@ -49,6 +49,10 @@ def check(spec: ParamSpec, value: Any) -> str | None:
     if spec.low is not None and not spec.low <= value <= spec.high:
         return f"'{spec.name}' must be in {range_text(spec)}, got {value!r}"
     return None
+
+
+def _article(word: str) -> str:
+    return "an" if word[:1] in "aeiou" else "a"
 
 
 def range_text(spec: ParamSpec) -> str:
@@ -232,8 +236,8 @@ def declare(node, specs: tuple[ParamSpec, ...]) -> dict[str, Any]:
             param = node.declare_parameter(spec.name, spec.default, _descriptor(spec))
         except Exception as exc:  # rclpy raises several exception types for a bad override
             allowed = (", ".join(spec.choices) if spec.choices else
-                       f"a {spec.type_name} in {range_text(spec)}" if spec.low is not None
-                       else f"a {spec.type_name}")
+                       f"{_article(spec.type_name)} {spec.type_name} in {range_text(spec)}"
+                       if spec.low is not None else f"{_article(spec.type_name)} {spec.type_name}")
             raise ParameterError(f"invalid parameter '{spec.name}': {one_line(exc)}; expected "
                                  f"{allowed}; {hint}") from None
         reason = check(spec, param.value)

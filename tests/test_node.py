@@ -196,7 +196,7 @@ def test_declared_parameters_are_the_documented_table(graph):
     ("detection_score_threshold", 1.5, "'detection_score_threshold' must be in [0, 1], got 1.5"),
     ("fx", -3, "'fx' must be in [0, 100000], got -3.0"),
     ("device", "gpu", "read-only"),
-    ("marker_mesh_decimation", "many", "'marker_mesh_decimation' must be a int, got str 'many'"),
+    ("marker_mesh_decimation", "many", "'marker_mesh_decimation' must be an int, got str 'many'"),
 ])
 def test_bad_runtime_parameter_is_rejected_with_a_reason(graph, name, value, reason):
     from rcl_interfaces.srv import SetParameters
