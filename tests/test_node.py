@@ -253,15 +253,16 @@ def _set(probe, name, value):
     assert result.successful, result.reason
 
 
-def _stream(probe, rgb, rate_hz, seconds, predicate):
-    """Send ``rgb`` at ``rate_hz`` until a reconstruct status satisfies ``predicate`` (or the time
-    is up); return that status."""
+def _stream(probe, rgb, rate_hz, seconds, predicate, copies=1):
+    """Send ``copies`` of ``rgb`` back to back ``rate_hz`` times a second until a reconstruct
+    status satisfies ``predicate`` (or the time is up); return that status."""
     import time
 
     start, found = len(probe.diagnostics), {}
     deadline = time.monotonic() + seconds
     while time.monotonic() < deadline and not found:
-        probe.send_rgb(rgb)
+        for _ in range(copies):
+            probe.send_rgb(rgb)
         next_send = time.monotonic() + 1.0 / rate_hz
         while time.monotonic() < next_send:
             probe.rclpy.spin_once(probe.node, timeout_sec=0.0)
@@ -278,17 +279,18 @@ def test_diagnostics_level_follows_the_processed_rate_not_the_skipped_frames(gra
 
     probe, node_proc = graph
     send_good_frame(probe, walking_frame)
-    # Faster than the node: frames are skipped, the rate is far above 1 Hz: OK, skip rate shown.
+    # Faster than the node (three frames at once, 15 times a second: the node can take only the
+    # newest of each three), and far above 1 Hz processed: OK, with the skip rate shown.
     _set(probe, "min_rate_hz", 1.0)
-    status = _stream(probe, walking_frame, 60.0, 20.0,
+    status = _stream(probe, walking_frame, 15.0, 20.0,
                      lambda s: float(status_values(s)["skip_rate"]) > 0
-                     and s.level == DiagnosticStatus.OK)
+                     and s.level == DiagnosticStatus.OK, copies=3)
     assert status is not None, "no OK status while frames were skipped"
     assert status.message == "ok" and float(status_values(status)["rate_hz"]) > 1.0
     # The same stream with a minimum rate the node cannot reach: WARN naming the rates.
     _set(probe, "min_rate_hz", 1000.0)
     try:
-        status = _stream(probe, walking_frame, 60.0, 20.0,
+        status = _stream(probe, walking_frame, 15.0, 20.0,
                          lambda s: s.level == DiagnosticStatus.WARN and "min_rate_hz" in s.message)
         assert status is not None, "no WARN while processing below min_rate_hz"
         assert status.message.startswith("processing ") and "below min_rate_hz 1000" in status.message
