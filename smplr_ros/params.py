@@ -1,9 +1,12 @@
 """Parameters of the smplr nodes as data: name, default, type, range or choices, description.
 
 One table per node. The node declares its parameters from the table (with a
-``ParameterDescriptor`` carrying the type, description and an ``IntegerRange`` /
-``FloatingPointRange``), validates them at startup and on every ``set_parameters`` call with
+``ParameterDescriptor`` carrying the type, the description and the range or choices as its
+``additional_constraints``), validates them at startup and on every ``set_parameters`` call with
 :func:`check`, and the launch graph test compares the table with ``config/params.yaml``.
+The range is not given to rclpy as an ``IntegerRange`` / ``FloatingPointRange``: rclpy checks
+those before the node's own callback and rejects with its own wording, so the documented reason
+("'max_people' must be in [1, 16], got 40") would never be seen.
 This module imports no ROS so that it can be read anywhere.
 """
 from __future__ import annotations
@@ -35,20 +38,33 @@ class ParamSpec:
 def check(spec: ParamSpec, value: Any) -> str | None:
     """Why ``value`` is not acceptable for ``spec`` (one sentence), or None when it is."""
     expected = type(spec.default)
-    if expected is float and isinstance(value, int) and not isinstance(value, bool):
-        value = float(value)
+    value = coerced(spec, value)
     if type(value) is not expected:
-        return (f"'{spec.name}' must be a {spec.type_name}, got {type(value).__name__} "
-                f"{value!r}")
+        return (f"'{spec.name}' must be {_article(spec.type_name)} {spec.type_name}, got "
+                f"{type(value).__name__} {value!r}")
     if expected is float and not math.isfinite(value):
         return f"'{spec.name}' must be finite, got {value!r}"
     if spec.choices and value not in spec.choices:
         return f"'{spec.name}' must be one of {', '.join(map(str, spec.choices))}, got {value!r}"
-    if spec.low is not None and value < spec.low:
-        return f"'{spec.name}' must be in [{spec.low}, {spec.high}], got {value!r}"
-    if spec.high is not None and value > spec.high:
-        return f"'{spec.name}' must be in [{spec.low}, {spec.high}], got {value!r}"
+    if spec.low is not None and not spec.low <= value <= spec.high:
+        return f"'{spec.name}' must be in {range_text(spec)}, got {value!r}"
     return None
+
+
+def _article(word: str) -> str:
+    return "an" if word[:1] in "aeiou" else "a"
+
+
+def range_text(spec: ParamSpec) -> str:
+    """'[1, 16]', '[0, 1]': the range as the docs write it."""
+    return f"[{spec.low:g}, {spec.high:g}]"
+
+
+def coerced(spec: ParamSpec, value: Any) -> Any:
+    """An integer given for a float parameter (``-p fx:=1000``) as a float; anything else as is."""
+    if isinstance(spec.default, float) and isinstance(value, int) and not isinstance(value, bool):
+        return float(value)
+    return value
 
 
 # Fallback intrinsics: 0 means "derive from the image size" (smplr_core.reconstruct.default_intrinsics).
@@ -107,6 +123,10 @@ RECONSTRUCT_PARAMS: tuple[ParamSpec, ...] = (
               read_only=True),
     ParamSpec("diagnostics_period_s", 1.0, "Period of /diagnostics", low=0.1, high=60.0, unit="s",
               read_only=True),
+    ParamSpec("min_rate_hz", 5.0,
+              "/diagnostics turns WARN when fewer frames than this are processed per second while "
+              "images arrive (skipping frames of a faster camera is normal and stays OK); 0 = never",
+              low=0.0, high=1000.0, unit="Hz"),
 )
 
 VIDEO_SOURCE_PARAMS: tuple[ParamSpec, ...] = (
@@ -165,8 +185,7 @@ class ParameterError(ValueError):
 
 
 def _descriptor(spec: ParamSpec):
-    from rcl_interfaces.msg import (FloatingPointRange, IntegerRange, ParameterDescriptor,
-                                    ParameterType)
+    from rcl_interfaces.msg import ParameterDescriptor, ParameterType
 
     kind = {bool: ParameterType.PARAMETER_BOOL, int: ParameterType.PARAMETER_INTEGER,
             float: ParameterType.PARAMETER_DOUBLE, str: ParameterType.PARAMETER_STRING}
@@ -175,21 +194,17 @@ def _descriptor(spec: ParamSpec):
         text += f" (one of: {', '.join(spec.choices)})"
     if spec.unit:
         text += f" [{spec.unit}]"
-    # Types are enforced by :func:`check` rather than rclpy (dynamic_typing) so that a wrong type
-    # is rejected with a reason that names the parameter and the expected type, and so that float
-    # parameters also accept integers (``-p fx:=500``).
+    # Types and ranges are enforced by :func:`check` rather than rclpy (dynamic_typing, no range
+    # fields) so that a bad value is rejected with a reason that names the parameter and what it
+    # accepts; float parameters also accept integers (``-p fx:=500``), stored as floats.
     descriptor = ParameterDescriptor(name=spec.name, type=kind[type(spec.default)],
                                      description=text, read_only=spec.read_only,
                                      dynamic_typing=True)
     if spec.choices:
         descriptor.additional_constraints = "one of: " + ", ".join(spec.choices)
-    if isinstance(spec.default, int) and not isinstance(spec.default, bool) \
-            and spec.low is not None:
-        descriptor.integer_range = [IntegerRange(from_value=int(spec.low),
-                                                 to_value=int(spec.high), step=1)]
-    elif isinstance(spec.default, float) and spec.low is not None:
-        descriptor.floating_point_range = [FloatingPointRange(
-            from_value=float(spec.low), to_value=float(spec.high), step=0.0)]
+    elif spec.low is not None:
+        descriptor.additional_constraints = f"in {range_text(spec)}" + (
+            f" {spec.unit}" if spec.unit else "")
     return descriptor
 
 
@@ -201,6 +216,7 @@ def declare(node, specs: tuple[ParamSpec, ...]) -> dict[str, Any]:
     A parameter-change callback then rejects bad runtime values with the same reason.
     """
     from rcl_interfaces.msg import SetParametersResult
+    from rclpy.parameter import Parameter
 
     values = {}
     for spec in specs:
@@ -208,17 +224,20 @@ def declare(node, specs: tuple[ParamSpec, ...]) -> dict[str, Any]:
                 f"--ros-args -p {spec.name}:=<value>")
         # Check a value given on the command line / params file first: the reason then reads
         # the same as at runtime (rclpy's own range errors are longer and repeat themselves).
-        override = getattr(node, "_parameter_overrides", {}).get(spec.name)
+        overrides = getattr(node, "_parameter_overrides", {})
+        override = overrides.get(spec.name)
         if override is not None:
             reason = check(spec, override.value)
             if reason:
                 raise ParameterError(f"invalid parameter {reason}; {hint}")
+            if coerced(spec, override.value) is not override.value:   # keep the declared type
+                overrides[spec.name] = Parameter(spec.name, value=coerced(spec, override.value))
         try:
             param = node.declare_parameter(spec.name, spec.default, _descriptor(spec))
         except Exception as exc:  # rclpy raises several exception types for a bad override
             allowed = (", ".join(spec.choices) if spec.choices else
-                       f"a {spec.type_name} in [{spec.low}, {spec.high}]" if spec.low is not None
-                       else f"a {spec.type_name}")
+                       f"{_article(spec.type_name)} {spec.type_name} in {range_text(spec)}"
+                       if spec.low is not None else f"{_article(spec.type_name)} {spec.type_name}")
             raise ParameterError(f"invalid parameter '{spec.name}': {one_line(exc)}; expected "
                                  f"{allowed}; {hint}") from None
         reason = check(spec, param.value)
@@ -227,6 +246,11 @@ def declare(node, specs: tuple[ParamSpec, ...]) -> dict[str, Any]:
         values[spec.name] = float(param.value) if isinstance(spec.default, float) else param.value
 
     table = spec_table(specs)
+
+    def keep_types(parameters):
+        return [Parameter(p.name, value=coerced(table[p.name], p.value))
+                if p.name in table and coerced(table[p.name], p.value) is not p.value else p
+                for p in parameters]
 
     def on_set(parameters):
         for p in parameters:
@@ -238,5 +262,6 @@ def declare(node, specs: tuple[ParamSpec, ...]) -> dict[str, Any]:
                 return SetParametersResult(successful=False, reason=reason)
         return SetParametersResult(successful=True)
 
+    node.add_pre_set_parameters_callback(keep_types)
     node.add_on_set_parameters_callback(on_set)
     return values

@@ -49,4 +49,29 @@ def test_corrupt_checkpoint_exits_with_one_line_naming_the_file(tmp_path):
     for name in ("dae", "smplr"):
         (weights / WEIGHT_FILES[name]).write_bytes(b"\x80\x02 not a checkpoint")
     proc = run_node_until_exit("-p", f"weights_dir:={weights}")
-    assert_one_line_naming(proc, "weights_dir", str(weights / WEIGHT_FILES["dae"]), "corrupt")
+    assert_one_line_naming(proc, "weights_dir", str(weights / WEIGHT_FILES["dae"]), "corrupt",
+                           "git checkout -- weights/")
+
+
+def test_empty_checkpoint_line_names_the_error_once(tmp_path):
+    from smplr_core.models.checkpoint import WEIGHT_FILES
+
+    weights = tmp_path / "core"
+    weights.mkdir()
+    for name in ("dae", "smplr"):
+        (weights / WEIGHT_FILES[name]).write_bytes(b"")
+    proc = run_node_until_exit("-p", f"weights_dir:={weights}")
+    assert_one_line_naming(proc, str(weights / WEIGHT_FILES["dae"]))
+    (line,) = error_lines(proc)
+    for name in ("EOFError", "RuntimeError", "UnpicklingError"):
+        assert f"{name}: {name}" not in line, line
+
+
+def test_error_text_is_cut_at_a_word_and_names_the_type_once():
+    from smplr_core.errors import describe, one_line
+
+    text = "invalid load key, 'x'. there is a header missing here"
+    assert one_line(ValueError(text), 32) == "invalid load key, 'x'. there..."
+    assert one_line(ValueError("x" * 50), limit=10) == "xxxxxxx..."
+    assert describe(EOFError()) == "EOFError"
+    assert describe(ValueError("bad\nvalue")) == "ValueError: bad value"

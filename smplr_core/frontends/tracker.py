@@ -5,7 +5,10 @@ Per frame (all on ``device``; numpy only at the API boundary):
 1. **Detection** (first frame, whenever nobody is tracked, and every ``redetect_interval`` frames
    while fewer than ``max_people`` are tracked): the detector runs on the whole image
    (letterboxed) and on overlapping tiles, batched, so that small people are found too (all tiles
-   on the first frame after a reset, then ``tiles_per_detection`` of them at a time, round-robin). Weighted NMS merges the
+   on the first frame after a reset, then ``tiles_per_detection`` of them at a time, round-robin;
+   with ``spread_first_detection`` the first frame too takes only ``tiles_per_detection`` tiles:
+   the 21 detector crops of a full pass cost about 0.16 s on this CPU, a live stream's first
+   frame then costs about as much as any detection frame). Weighted NMS merges the
    detections; each one gives a rotated ROI from its two alignment keypoints.
 2. **Landmarks**: all ROIs (tracked + new) are cropped with one ``grid_sample`` and go through the
    landmark network in one batch. A person is kept while the pose flag is >= ``min_pose_score``.
@@ -113,6 +116,7 @@ class PoseTracker:
         self.detector = BlazePoseDetector(self.device, optimise=optimise)
         self.landmarks = BlazePoseLandmarks(model, self.device, optimise=optimise)
         self.anchors = P.ssd_anchors(DETECTOR_INPUT_SIZE).to(self.device)
+        self.spread_first_detection = False
         self.reset()
 
     def reset(self) -> None:
@@ -230,7 +234,7 @@ class PoseTracker:
             self._frames_since_detection = 0
             # Every tile on the first frame; later a few per detection, round-robin, so that an
             # empty scene does not cost a full tiled detection on every frame.
-            det = self.detect(frame, all_tiles=first)
+            det = self.detect(frame, all_tiles=first and not self.spread_first_detection)
             if det.score.numel():
                 room = self.max_people - n_tracked
                 new = self._new_rois(det, tracked if n_tracked else None, room + CANDIDATE_SURPLUS)

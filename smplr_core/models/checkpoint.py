@@ -11,7 +11,7 @@ from pathlib import Path
 
 import torch
 
-from smplr_core.errors import one_line
+from smplr_core.errors import describe, one_line
 from smplr_core.locate import data_path
 
 CHECKPOINT_FORMAT = "smplr-core-checkpoint"
@@ -70,8 +70,8 @@ def load_checkpoint(path: str | Path, kind: str | None = None, map_location="cpu
     try:
         payload = torch.load(path, map_location=map_location, weights_only=True)
     except Exception as exc:  # torch raises several types for truncated/garbage files
-        raise CheckpointError(f"checkpoint {path} is corrupt or not a PyTorch file ({exc.__class__.__name__}: "
-                              f"{one_line(exc, 160)}); restore it or train again") from exc
+        raise CheckpointError(f"checkpoint {path} is corrupt or not a PyTorch file ({describe(exc, 160)}); "
+                              f"restore it or train again") from exc
     if not isinstance(payload, dict) or payload.get("format") != CHECKPOINT_FORMAT:
         raise CheckpointError(f"checkpoint {path} is not an smplr_core checkpoint")
     if payload.get("version") != CHECKPOINT_VERSION:
