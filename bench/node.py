@@ -232,11 +232,12 @@ def message_costs(frames: int = 90, frontend_model: str = "full") -> dict:
     from std_msgs.msg import Header
 
     from smplr_core.body.joint_names import SMPL_PARENTS
-    from smplr_core.reconstruct import Reconstructor, default_intrinsics, name_tables
+    from smplr_core.frame import FrameSettings, Reconstructor
+    from smplr_core.reconstruct import default_intrinsics, name_tables
     from smplr_ros import markers
 
     torch.set_num_threads(1)
-    rec = Reconstructor(frontend_model, 4)
+    rec = Reconstructor(frontend_model, settings=FrameSettings(max_people=4))
     rec.warm_up()
     tracks = markers.MarkerTracks(rec.faces, SMPL_PARENTS)
     mesh = markers.MeshBuilder(rec.faces)

@@ -15,7 +15,7 @@ from __future__ import annotations
 import math
 import threading
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, fields
 from typing import Protocol
 
 import numpy as np
@@ -120,6 +120,12 @@ def undistort_points(points_px: np.ndarray, intrinsics: np.ndarray, distortion) 
     return out.reshape(np.shape(points_px)).astype(np.float32)
 
 
+def settings_from(values: dict) -> FrameSettings:
+    """The :class:`FrameSettings` in a mapping that holds at least its field names (e.g. the node's
+    parameters); ValueError if one is invalid."""
+    return FrameSettings(**{f.name: values[f.name] for f in fields(FrameSettings)})
+
+
 class Reconstructor:
     """Image -> :class:`FrameResult`: BlazePose's tracker, then one of the two lifts.
 
@@ -127,12 +133,15 @@ class Reconstructor:
     -> SMPLR) or ``hourglass`` (the tracker's person boxes -> the paper's hourglass -> SMPLR;
     ``weights_dir`` is then unused, the hourglass ships its own SMPLR). ``frontend_model`` is the
     BlazePose variant in both cases. ``settings`` (:class:`FrameSettings`) can be changed between
-    frames with :meth:`apply`.
+    frames with :meth:`apply`. ``live_stream``: no frame runs the detector on every tile at once,
+    the first one included (a camera should not stall for it; a video file gets the full first
+    detection).
     """
 
     def __init__(self, frontend_model: str = "full", device: str = "cpu", weights_dir: str | None = None,
                  body_model_path: str | None = None, frontend: str = "blazepose",
-                 hourglass_model: str = "small", settings: FrameSettings = FrameSettings()):
+                 hourglass_model: str = "small", settings: FrameSettings = FrameSettings(),
+                 live_stream: bool = False):
         from smplr_core.frontends import PoseTracker
 
         if frontend not in FRONTENDS:
@@ -159,6 +168,7 @@ class Reconstructor:
         # its world landmarks are not used, so they are not computed.
         self.tracker = PoseTracker(model=frontend_model, max_people=settings.max_people, device=device,
                                    world=False)
+        self.tracker.spread_first_detection = bool(live_stream)
         self.settings = FrameSettings()
         self.smoother = KeypointSmoother(0.0)
         self._lock = threading.Lock()

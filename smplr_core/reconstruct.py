@@ -27,8 +27,7 @@ from typing import Iterator
 
 import numpy as np
 
-from smplr_core import frame
-from smplr_core.frame import FRONTENDS, HOURGLASS_MODELS, FrameResult, FrameSettings
+from smplr_core.frame import FRONTENDS, HOURGLASS_MODELS, FrameResult, FrameSettings, Reconstructor
 from smplr_core.frontends.smoothing import KeypointSmoother
 
 # Field of view assumed across the longer image side when no intrinsics are given (a typical
@@ -148,33 +147,6 @@ def iter_frames(path: str | Path, width: int = 0) -> Iterator[tuple[int, np.ndar
         if bgr is None:
             raise ValueError(f"cannot read any frame from {info.path}")
         yield 0, convert(bgr)
-
-
-class Reconstructor(frame.Reconstructor):
-    """The frame path with the ROS node's current calling convention (settings as attributes,
-    read each frame); it goes when the node calls :meth:`Reconstructor.apply` itself."""
-
-    def __init__(self, frontend_model: str = "full", max_people: int = 4, device: str = "cpu",
-                 weights_dir: str | None = None, body_model_path: str | None = None,
-                 detection_score_threshold: float = 0.5, min_visibility: float = 0.5,
-                 frontend: str = "blazepose", hourglass_model: str = "small",
-                 smoothing_min_cutoff_hz: float = 0.0, smoothing_beta: float = 30.0):
-        settings = FrameSettings(max_people, detection_score_threshold, min_visibility,
-                                 smoothing_min_cutoff_hz, smoothing_beta)
-        super().__init__(frontend_model, device, weights_dir, body_model_path, frontend, hourglass_model, settings)
-        self.max_people, self.detection_score_threshold = settings.max_people, settings.detection_score_threshold
-        self.min_visibility, self.smoothing = settings.min_visibility, (smoothing_min_cutoff_hz, smoothing_beta)
-
-    def set_smoothing(self, min_cutoff_hz: float, beta: float) -> None:
-        FrameSettings(smoothing_min_cutoff_hz=min_cutoff_hz, smoothing_beta=beta)  # ValueError if invalid
-        self.smoothing = (min_cutoff_hz, beta)
-
-    def __call__(self, rgb, intrinsics, stamp_s=None, distortion=None):
-        settings = FrameSettings(self.max_people, self.detection_score_threshold, self.min_visibility,
-                                 *self.smoothing)
-        if settings != self.settings:
-            self.apply(settings)
-        return super().__call__(rgb, intrinsics, stamp_s, distortion)
 
 
 # ------------------------------------------------------------------------------------------------
@@ -321,7 +293,7 @@ def run(args: argparse.Namespace) -> dict[str, np.ndarray]:
     scale = width / info.width
     intrinsics = default_intrinsics(info.width, info.height, args.fx, args.fy, args.cx, args.cy) * scale
     distortion = None if args.dist is None else np.asarray(args.dist, np.float64)
-    reconstructor = frame.Reconstructor(args.frontend_model, args.device, args.weights_dir or None,
+    reconstructor = Reconstructor(args.frontend_model, args.device, args.weights_dir or None,
                                   args.body_model or None, frontend=args.frontend,
                                   hourglass_model=args.hourglass_model, settings=settings)
     renderer = None

@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from smplr_core.errors import one_line
-from smplr_core.reconstruct import FRONTENDS, HOURGLASS_MODELS
+from smplr_core.frame import FRONTENDS, HOURGLASS_MODELS
 
 
 @dataclass(frozen=True)
@@ -96,10 +96,11 @@ RECONSTRUCT_PARAMS: tuple[ParamSpec, ...] = (
               "(GPU-trained); <repo>/weights/core_cpu holds the CPU-trained set",
               read_only=True),
     ParamSpec("detection_score_threshold", 0.5,
-              "People whose detection confidence is below this are not published", low=0.0, high=1.0),
-    ParamSpec("min_visibility", 0.3,
-              "Keypoints less visible than this are treated as missing by the 3D stages",
-              low=0.0, high=1.0),
+              "People whose BlazePose pose score is below this are neither tracked nor published "
+              "(low values keep tracks on people who have left)", low=0.0, high=1.0),
+    ParamSpec("min_visibility", 0.5,
+              "Keypoints less visible than this are hidden from the 3D lift (0.5: the DAE's "
+              "training threshold)", low=0.0, high=1.0),
     ParamSpec("smoothing_min_cutoff_hz", 0.0,
               "One Euro filter on each track's 2D keypoints before the 3D lift: minimum cut-off "
               "frequency (0 = off; 1 removes most jitter of a still person, with some lag)",

@@ -10,9 +10,10 @@ Publishes
   ``/human_pose/mesh``     shape_msgs/Mesh                 mesh of the first person (while subscribed)
   ``/diagnostics``         diagnostic_msgs/DiagnosticArray rate, latency, dropped frames, last error
 
-The node is a thin adapter (image_pipeline style): message -> numpy -> smplr_core Reconstructor
+The node is a thin adapter (image_pipeline style): message -> numpy -> smplr_core.frame.Reconstructor
 (front-end -> DAE -> SMPLR -> body model, or with ``frontend:=hourglass`` the front-end's person
-boxes -> the paper's hourglass -> SMPLR -> body model) -> messages. Inference runs on a worker
+boxes -> the paper's hourglass -> SMPLR -> body model) -> messages. Parameter changes are taken in
+the parameter callback (``Reconstructor.apply`` for the frame path's settings), not per frame. Inference runs on a worker
 thread, never in the subscription callback: the callback only keeps the newest frame (a one-slot
 mailbox) and counts the frames it replaced, so a fast camera never builds a backlog — latency
 stays one frame deep.
@@ -23,6 +24,7 @@ import sys
 import threading
 import time
 from collections import deque
+from dataclasses import fields
 
 import numpy as np
 
@@ -163,20 +165,23 @@ def make_node_class():
     from visualization_msgs.msg import MarkerArray
 
     from smplr_core.frontends.tracker import validate_image
-    from smplr_core.reconstruct import Reconstructor, default_intrinsics, name_tables
+    from smplr_core.frame import FrameSettings, Reconstructor, settings_from
+    from smplr_core.reconstruct import default_intrinsics, name_tables
     from smplr_ros import markers
     from smplr_ros.image_conversion import ImageConversionError, image_msg_to_rgb
     from smplr_ros.msg import People
     from smplr_ros.params import RECONSTRUCT_PARAMS, declare
 
+    FRAME_SETTINGS = {f.name for f in fields(FrameSettings)}
+
     class ReconstructNode(Node):
         def __init__(self):
             super().__init__(NODE_NAME)
+            # The parameters' current values: read by the worker at the start of each frame,
+            # replaced (never changed in place) by the parameter callback.
             self.params = declare(self, RECONSTRUCT_PARAMS)   # raises ParameterError
             self.reconstructor = self._load_models()
-            # A live stream: no frame runs the detector on every tile at once (the first frame
-            # did, 0.2 s; docs/ros.md, Startup).
-            self.reconstructor.tracker.spread_first_detection = True
+            self.add_post_set_parameters_callback(self._on_parameters_set)
             warm_s = self.reconstructor.warm_up()
             self.get_logger().info(f"models loaded; graphs built for up to "
                                    f"{self.params['max_people']} people in {warm_s:.1f} s")
@@ -250,12 +255,12 @@ def make_node_class():
                     raise StartupError("parameter 'device' is 'cuda' but torch sees no CUDA "
                                        "device; set device:=cpu")
             try:
-                return Reconstructor(p["frontend_model"], p["max_people"], p["device"],
-                                     p["weights_dir"] or None, p["body_model_path"] or None,
-                                     p["detection_score_threshold"], p["min_visibility"],
-                                     frontend=p["frontend"], hourglass_model=p["hourglass_model"],
-                                     smoothing_min_cutoff_hz=p["smoothing_min_cutoff_hz"],
-                                     smoothing_beta=p["smoothing_beta"])
+                # A live stream: no frame runs the detector on every tile at once (the first
+                # frame would, 0.2 s; docs/ros.md, Startup).
+                return Reconstructor(p["frontend_model"], p["device"], p["weights_dir"] or None,
+                                     p["body_model_path"] or None, frontend=p["frontend"],
+                                     hourglass_model=p["hourglass_model"], settings=settings_from(p),
+                                     live_stream=True)
             except Exception as exc:  # any loader failure becomes one line naming the inputs
                 raise StartupError(
                     f"cannot load the models ({describe(exc)}); parameters "
@@ -315,8 +320,15 @@ def make_node_class():
                                  key="processing")
                     self.stats.errors += 1
 
-        def _settings(self) -> dict:
-            return {s.name: self.get_parameter(s.name).value for s in RECONSTRUCT_PARAMS}
+        def _on_parameters_set(self, parameters) -> None:
+            """After a parameter change was accepted (params.declare checked it): the new values
+            for the next frames; the frame path's settings go to the Reconstructor in one call."""
+            changed = {p.name: p.value for p in parameters if p.name in self.params}
+            if not changed:
+                return
+            self.params = {**self.params, **changed}
+            if FRAME_SETTINGS.intersection(changed):
+                self.reconstructor.apply(settings_from(self.params))
 
         def _intrinsics(self, width: int, height: int, p: dict) -> np.ndarray:
             """The last good camera_info when it is for this image size, else the parameters
@@ -346,14 +358,7 @@ def make_node_class():
             return f"{w}x{h} fx={fx:.1f} fy={fy:.1f} cx={cx:.1f} cy={cy:.1f}"
 
         def _process(self, msg, received_at: float) -> None:
-            p = self._settings()
-            rec = self.reconstructor
-            rec.max_people = p["max_people"]
-            if hasattr(rec.tracker, "max_people"):
-                rec.tracker.max_people = p["max_people"]
-            rec.detection_score_threshold = p["detection_score_threshold"]
-            rec.min_visibility = p["min_visibility"]
-            rec.set_smoothing(p["smoothing_min_cutoff_hz"], p["smoothing_beta"])
+            p = self.params
             try:
                 rgb = image_msg_to_rgb(msg)
                 validate_image(rgb)   # e.g. 1x1: too small for the front-end
@@ -363,7 +368,7 @@ def make_node_class():
                                 f"({msg.width}x{msg.height} '{msg.encoding}'): {exc}", key="image")
                 return
             stamp = msg.header.stamp.sec + 1e-9 * msg.header.stamp.nanosec
-            result = rec(rgb, self._intrinsics(rgb.shape[1], rgb.shape[0], p), stamp_s=stamp)
+            result = self.reconstructor(rgb, self._intrinsics(rgb.shape[1], rgb.shape[0], p), stamp_s=stamp)
             header = Header(stamp=msg.header.stamp, frame_id=p["frame_id"] or msg.header.frame_id)
             processing_ms = 1000.0 * (time.monotonic() - received_at)
             self.people_pub.publish(markers.people_message(
@@ -435,7 +440,7 @@ def make_node_class():
             period = self._since(self.diag_seen, dropped=box.dropped, received=box.received)
             if now - self.summary_seen["time"] >= SKIP_SUMMARY_S:
                 self._log_skip_summary()
-            min_rate = float(self.get_parameter("min_rate_hz").value)
+            min_rate = float(self.params["min_rate_hz"])
             rate, input_rate = s.rate_hz(), period["received"] / period["seconds"]
             level, message = DiagnosticStatus.OK, "ok"
             if s.processed == 0 and box.received == 0:

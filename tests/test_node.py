@@ -403,3 +403,16 @@ def test_good_camera_info_sets_the_depth_scale(graph, walking_frame):
     status = probe.wait_status(lambda s: s.message == "ok" or "rejected" not in s.message, 5.0)
     assert status is not None and "rejected" not in status_values(status)["camera_info"]
     assert status_values(status)["camera_info"].startswith(f"{w}x{h} fx=1200.0")
+
+
+def test_a_runtime_change_of_a_frame_setting_reaches_the_next_frames(graph, walking_frame):
+    """detection_score_threshold 1.0: nobody passes; back to 0.5: the people return."""
+    probe, node_proc = graph
+    assert send_good_frame(probe, walking_frame).people
+    try:
+        _set(probe, "detection_score_threshold", 1.0)
+        assert send_good_frame(probe, walking_frame).people == []
+    finally:
+        _set(probe, "detection_score_threshold", 0.5)
+    assert send_good_frame(probe, walking_frame).people
+    assert_alive(node_proc)
