@@ -41,27 +41,27 @@ def test_corrupt_body_model_file_exits_with_one_line_naming_it(tmp_path):
     assert_one_line_naming(proc, str(corrupt))
 
 
-def test_corrupt_checkpoint_exits_with_one_line_naming_the_file(tmp_path):
+def _weights_dir_of(tmp_path, content: bytes):
+    """A weights folder whose DAE and SMPLR files hold ``content``; (folder, the DAE file)."""
     from smplr_core.models.checkpoint import WEIGHT_FILES
 
     weights = tmp_path / "core"
     weights.mkdir()
     for name in ("dae", "smplr"):
-        (weights / WEIGHT_FILES[name]).write_bytes(b"\x80\x02 not a checkpoint")
+        (weights / WEIGHT_FILES[name]).write_bytes(content)
+    return weights, weights / WEIGHT_FILES["dae"]
+
+
+def test_corrupt_checkpoint_exits_with_one_line_naming_the_file(tmp_path):
+    weights, dae = _weights_dir_of(tmp_path, b"\x80\x02 not a checkpoint")
     proc = run_node_until_exit("-p", f"weights_dir:={weights}")
-    assert_one_line_naming(proc, "weights_dir", str(weights / WEIGHT_FILES["dae"]), "corrupt",
-                           "git checkout -- weights/")
+    assert_one_line_naming(proc, "weights_dir", str(dae), "corrupt", "git checkout -- weights/")
 
 
 def test_empty_checkpoint_line_names_the_error_once(tmp_path):
-    from smplr_core.models.checkpoint import WEIGHT_FILES
-
-    weights = tmp_path / "core"
-    weights.mkdir()
-    for name in ("dae", "smplr"):
-        (weights / WEIGHT_FILES[name]).write_bytes(b"")
+    weights, dae = _weights_dir_of(tmp_path, b"")
     proc = run_node_until_exit("-p", f"weights_dir:={weights}")
-    assert_one_line_naming(proc, str(weights / WEIGHT_FILES["dae"]))
+    assert_one_line_naming(proc, str(dae))
     (line,) = error_lines(proc)
     for name in ("EOFError", "RuntimeError", "UnpicklingError"):
         assert f"{name}: {name}" not in line, line
