@@ -21,6 +21,7 @@ from typing import Protocol
 import numpy as np
 import torch
 
+from smplr_core.body.keypoints import NUM_KEYPOINTS
 from smplr_core.frontends.smoothing import KeypointSmoother
 from smplr_core.pipeline import PipelineOutput
 
@@ -221,8 +222,9 @@ class Reconstructor:
             intr = np.array([500.0, 500.0, 320.0, 240.0], np.float32)
             for n in range(1, self.settings.max_people + 1):
                 for _ in range(2):  # TorchScript specialises a graph at its second call of a shape
-                    self.lift.lift(rgb, torch.zeros(n, 33, 2, device=self.device),
-                                   torch.zeros(n, 33, device=self.device), np.zeros((n, 4), np.float32), intr)
+                    self.lift.lift(rgb, torch.zeros(n, NUM_KEYPOINTS, 2, device=self.device),
+                                   torch.zeros(n, NUM_KEYPOINTS, device=self.device),
+                                   np.zeros((n, 4), np.float32), intr)
         return time.perf_counter() - start
 
     def __call__(self, rgb: np.ndarray, intrinsics: np.ndarray, stamp_s: float | None = None,
@@ -237,8 +239,8 @@ class Reconstructor:
         people = sorted(people, key=lambda p: -float(p.score))[: self.settings.max_people]
         frontend_ms = 1000 * (time.perf_counter() - start)
         n = len(people)
-        keypoints = np.zeros((n, 33, 2), np.float32)
-        visibility = np.zeros((n, 33), np.float32)
+        keypoints = np.zeros((n, NUM_KEYPOINTS, 2), np.float32)
+        visibility = np.zeros((n, NUM_KEYPOINTS), np.float32)
         boxes = np.zeros((n, 4), np.float32)
         for i, person in enumerate(people):
             keypoints[i], visibility[i], boxes[i] = person.keypoints, person.visibility, person.box
