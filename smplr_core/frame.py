@@ -212,14 +212,15 @@ class Reconstructor:
         self.smoother.reset()
 
     def warm_up(self) -> float:
-        """Run every stage on blank input at the batch sizes a frame can bring, so that the first
-        frames do not pay for building and compiling the CPU graphs (``PoseTracker.warm_up``; the
-        core pipeline's frozen graph is built at its first call). Returns the seconds it took."""
+        """Run every stage on blank input at the batch sizes a frame can bring (either lift, through
+        its interface), so that the first frames do not pay for building and compiling the CPU
+        graphs (``PoseTracker.warm_up``; the core pipeline's frozen graph is built at its first
+        call). Returns the seconds it took."""
         start = time.perf_counter()
         self.tracker.warm_up()
-        if self.frontend == "blazepose":
-            rgb = np.zeros((8, 8, 3), np.uint8)
-            intr = np.array([500.0, 500.0, 320.0, 240.0], np.float32)
+        rgb = np.zeros((8, 8, 3), np.uint8)
+        intr = np.array([500.0, 500.0, 320.0, 240.0], np.float32)
+        with torch.inference_mode():
             for n in range(1, self.settings.max_people + 1):
                 for _ in range(2):  # TorchScript specialises a graph at its second call of a shape
                     self.lift.lift(rgb, torch.zeros(n, NUM_KEYPOINTS, 2, device=self.device),
