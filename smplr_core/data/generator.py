@@ -19,6 +19,7 @@ import torch
 from smplr_core import geometry
 from smplr_core.body.joint_names import SMPL_JOINT_NAMES
 from smplr_core.data import mocap, noise, sampling
+from smplr_core.data.library import ClipSet
 from smplr_core.data.point_body import PointBody, skinning_support
 
 NUM_LANDMARKS = 18
@@ -45,17 +46,23 @@ def landmark_keypoint_points(out) -> torch.Tensor:
 
 
 class SampleGenerator:
-    """Draws samples from a set of clips (``mocap.TRAIN_CLIPS`` or ``mocap.HELD_OUT_CLIPS``)."""
+    """Draws samples from a set of clips: DeepMimic clip names (``mocap.TRAIN_CLIPS`` or
+    ``mocap.HELD_OUT_CLIPS``) or a ``library.ClipSet`` (retargeted clips of any source, sampled
+    by source weight)."""
 
     def __init__(self, body, clips=mocap.TRAIN_CLIPS, cfg: DataConfig = DataConfig(),
                  point_body: PointBody | None = None):
         self.cfg = cfg
         self.num_betas = int(body.num_betas)
-        parents = [int(p) for p in body.parents]
-        rest = body.template_joints.detach().cpu().double().numpy()
-        import numpy as np
-        self.clips = mocap.retarget_clips(clips, rest, np.asarray(parents))
-        self.bank = sampling.MotionBank.from_clips(self.clips)
+        if isinstance(clips, ClipSet):
+            self.clips = list(clips.clips)
+            self.bank = sampling.MotionBank.from_clips(self.clips, clips.sources, clips.weights)
+        else:
+            parents = [int(p) for p in body.parents]
+            rest = body.template_joints.detach().cpu().double().numpy()
+            import numpy as np
+            self.clips = mocap.retarget_clips(clips, rest, np.asarray(parents))
+            self.bank = sampling.MotionBank.from_clips(self.clips)
         self.limits = sampling.limits_tensor(SMPL_JOINT_NAMES)
         self.point_body = point_body if point_body is not None else PointBody.fit(
             body, landmark_keypoint_points, support_mask=skinning_support(body, landmarks=True, keypoints=True))
@@ -106,16 +113,17 @@ class SampleGenerator:
         return self.render(gen, world_rot, betas, noise_level)
 
     def evaluation_set(self, seed: int, repeats: int = 1, noise_level: float | torch.Tensor = 1.0,
-                       camera_cfg: sampling.CameraConfig | None = None) -> dict[str, torch.Tensor]:
-        """Every frame of this generator's clips (no interpolation, no perturbation) ``repeats``
-        times, each with its own shape (held-out: drawn from a separate seed) and camera."""
+                       camera_cfg: sampling.CameraConfig | None = None, stride: int = 1) -> dict[str, torch.Tensor]:
+        """Every frame (every ``stride``-th) of this generator's clips (no interpolation, no
+        perturbation) ``repeats`` times, each with its own shape (held-out: drawn from a separate
+        seed) and camera."""
         gen = torch.Generator().manual_seed(seed)
-        frames = self.bank.frames().repeat(repeats, 1, 1, 1)
+        frames = self.bank.frames()[::stride].repeat(repeats, 1, 1, 1)
         n = frames.shape[0]
         yaw = sampling.uniform(gen, (n,), -torch.pi, torch.pi)
         frames[:, 0] = geometry.rotation_y(yaw) @ frames[:, 0]
         betas = sampling.sample_shapes(gen, n, self.num_betas, self.cfg.shape)
         cam = sampling.sample_cameras(gen, n, camera_cfg or self.cfg.camera)
         out = self.render(gen, frames, betas, noise_level, camera=cam)
-        out["clip"] = self.bank.clip_of_frame.repeat(repeats)
+        out["clip"] = self.bank.clip_of_frame[::stride].repeat(repeats)
         return out
