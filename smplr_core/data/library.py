@@ -150,7 +150,8 @@ def load_folder(folder: Path, rest_joints: np.ndarray, smpl_parents: np.ndarray,
             motion = read_motion(path, asfs, asf_cache)
             clip = retarget.retarget_motion(motion, rest_joints, smpl_parents, name=path.stem)
         except (ValueError, OSError, KeyError) as exc:
-            log.warning("skipping %s: %s", path, str(exc).splitlines()[0])
+            msg = " ".join(str(exc).split())
+            log.warning("skipping %s", msg if str(path) in msg else f"{path}: {msg}")
             if skipped is not None:
                 skipped.append(str(path))
             continue
