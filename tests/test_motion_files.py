@@ -397,3 +397,19 @@ def test_real_mocap_folder(rest):
                 errors = retarget.limb_direction_errors_deg(m, clip, rest, PARENTS)
                 assert max(float(e.max()) for e in errors.values()) < 0.1, path
                 assert not math.isnan(float(clip.root_position_m.sum()))
+
+
+def test_synthetic_renders_draw_poses_from_the_library(tmp_path, monkeypatch):
+    """The hourglass's renderer poses about half of each batch from the library's clips."""
+    from smplr_core.synth.renderer import random_pose_source
+    from smplr_core.train.hourglass import motion_pose_source
+    _write_sources(tmp_path)
+    body = H.body()
+    source = motion_pose_source(body, [tmp_path])
+    rot, betas = source(np.random.default_rng(0), 64)
+    base, _ = random_pose_source(np.random.default_rng(0), 64)
+    assert rot.shape == (64, 24, 3, 3) and betas.shape == (64, 10)
+    replaced = (rot - base).abs().amax(dim=(1, 2, 3)) > 1e-6
+    assert 16 < int(replaced.sum()) < 48
+    monkeypatch.delenv(library.MOCAP_DIR_ENV, raising=False)
+    assert motion_pose_source(body, None) is None  # no folder: the renderer keeps its random poses

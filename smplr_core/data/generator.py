@@ -72,12 +72,7 @@ class SampleGenerator:
     def sample_world_poses(self, gen: torch.Generator, n: int) -> torch.Tensor:
         """(n, 24, 3, 3) local rotations, root in SMPL's y-up world with uniform yaw."""
         n_mocap = int(round(n * self.cfg.mocap_fraction))
-        rot_m = self.bank.sample(gen, n_mocap)
-        mirror = torch.rand(n_mocap, generator=gen) < self.cfg.mirror_prob
-        rot_m = torch.where(mirror[:, None, None, None], sampling.mirror_rotations(rot_m), rot_m)
-        rot_m = sampling.perturb_rotations(gen, rot_m, self.cfg.perturb_std_rad)
-        yaw = sampling.uniform(gen, (n_mocap,), -torch.pi, torch.pi)
-        rot_m[:, 0] = geometry.rotation_y(yaw) @ rot_m[:, 0]
+        rot_m = sampling.sample_motion_poses(gen, self.bank, n_mocap, self.cfg.mirror_prob, self.cfg.perturb_std_rad)
         rot_r = sampling.sample_random_poses(gen, n - n_mocap, self.limits)
         rot_r[:, 0] = sampling.sample_upright_orientation(gen, n - n_mocap)
         rot = torch.cat([rot_m, rot_r])

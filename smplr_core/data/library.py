@@ -183,3 +183,23 @@ def load_library(rest_joints: np.ndarray, smpl_parents: np.ndarray, dirs=None,
     train.weights = {s: float(weights.get(s, OTHER_WEIGHT)) for s in present}
     held.weights = {s: 1.0 for s in set(held.sources)}
     return MotionLibrary(train, held, folders, skipped)
+
+
+def pose_source(clips: ClipSet, base, mocap_fraction: float = 0.5, mirror_prob: float = 0.5,
+                perturb_std_rad: float = 0.08):
+    """A pose source for the synthetic renders (``synth.renderer.PoseSource``): a share
+    ``mocap_fraction`` of each batch from the library's training clips (by source weight, mirrored,
+    jittered, any yaw), the rest and every shape from ``base`` (the renderer's default source)."""
+    import torch
+
+    from smplr_core.data.sampling import MotionBank, sample_motion_poses
+    bank = MotionBank.from_clips(clips.clips, clips.sources, clips.weights)
+
+    def source(rng: np.random.Generator, batch: int):
+        rotmats, betas = base(rng, batch)
+        gen = torch.Generator().manual_seed(int(rng.integers(2**62)))
+        motion = sample_motion_poses(gen, bank, batch, mirror_prob, perturb_std_rad).to(rotmats.dtype)
+        use = torch.as_tensor(rng.random(batch) < mocap_fraction)
+        return torch.where(use[:, None, None, None], motion, rotmats), betas
+
+    return source

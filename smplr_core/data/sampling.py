@@ -227,6 +227,19 @@ class MotionBank:
         return geometry.quaternion_to_matrix(self.quats)
 
 
+def sample_motion_poses(gen: torch.Generator, bank: MotionBank, n: int, mirror_prob: float,
+                        perturb_std_rad: float) -> torch.Tensor:
+    """(n, 24, 3, 3) mocap poses: interpolated frames of ``bank``, mirrored left/right with
+    ``mirror_prob``, jittered per joint, turned to a uniform yaw (root in SMPL's y-up world)."""
+    rot = bank.sample(gen, n)
+    mirror = torch.rand(n, generator=gen) < mirror_prob
+    rot = torch.where(mirror[:, None, None, None], mirror_rotations(rot), rot)
+    rot = perturb_rotations(gen, rot, perturb_std_rad)
+    yaw = uniform(gen, (n,), -torch.pi, torch.pi)
+    rot[:, 0] = geometry.rotation_y(yaw) @ rot[:, 0]
+    return rot
+
+
 def perturb_rotations(gen: torch.Generator, rot: torch.Tensor, std_rad: float) -> torch.Tensor:
     """Small random rotation on every non-root joint: (B, 24, 3, 3) -> same."""
     if std_rad <= 0:
