@@ -29,6 +29,7 @@ MODULE_KEYS = {
     "matplotlib": "python3-matplotlib",
     "numba": "python3-numba",
     "skimage": "python3-skimage",
+    "scipy": "python3-scipy",
     "yaml": "python3-yaml",
     "pytest": "python3-pytest",
     "smplx": (PYPI_ONLY, "smplx"),
