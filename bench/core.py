@@ -4,8 +4,12 @@ batch 1, 8 and 64, training-data generation throughput, and the held-out evaluat
     python bench/core.py            # uses weights/core/eval.json when present (written by smplr-eval)
     python bench/core.py --eval     # re-runs the evaluation first
     python bench/core.py --device cuda   # pipeline latency on a GPU -> bench/results/core_cuda.json
+    python bench/core.py --eval --motions DIR   # with per-source rows for a mocap folder's held-out actors
 
-Prints one table and writes bench/results/core.json.
+Prints one table and writes bench/results/core.json. With mocap folders (``--motions`` or
+``$SMPLR_MOCAP_DIR``) the evaluation adds the per-source held-out rows (``eval.*_by_source``) and
+their means (``eval.*_heldout_actors``); ``motion_minutes_train`` is the motion the weights were
+trained on (from their checkpoint).
 """
 from __future__ import annotations
 
@@ -24,7 +28,7 @@ sys.path.insert(0, str(REPO))
 
 from smplr_core.body import load_body_model  # noqa: E402
 from smplr_core.data.generator import SampleGenerator  # noqa: E402
-from smplr_core.models.checkpoint import DEFAULT_WEIGHTS_DIR  # noqa: E402
+from smplr_core.models.checkpoint import DEFAULT_WEIGHTS_DIR, WEIGHT_FILES, load_checkpoint  # noqa: E402
 from smplr_core.pipeline import Pipeline  # noqa: E402
 
 RESULTS = REPO / "bench" / "results" / "core.json"
@@ -84,6 +88,8 @@ def main(argv=None) -> int:
     p.add_argument("--eval", action="store_true", help="re-run the held-out evaluation")
     p.add_argument("--repeats", type=int, default=200)
     p.add_argument("--device", default="cpu", help="cpu (full benchmark) | cuda (pipeline latency only)")
+    p.add_argument("--motions", action="append", default=None, metavar="DIR",
+                   help="mocap folder for the per-source held-out rows (default: $SMPLR_MOCAP_DIR)")
     args = p.parse_args(argv)
     if args.device != "cpu":
         return cuda_latency(args)
@@ -114,13 +120,23 @@ def main(argv=None) -> int:
     eval_json = Path(args.weights) / "eval.json"
     if args.eval or not eval_json.is_file():
         from smplr_core.eval.__main__ import main as eval_main
-        eval_main(["--weights", args.weights, "--json", str(eval_json), "--no-plots"])
+        eval_main(["--weights", args.weights, "--json", str(eval_json), "--no-plots"]
+                  + [a for d in (args.motions or []) for a in ("--motions", d)])
     ev = json.loads(eval_json.read_text())
     result["eval"] = {name: {k: row[k] for k in ("mpjpe_mm", "pa_mpjpe_mm", "pve_mm", "landmark_mm")}
                       | ({"root_mm": row["root_mm"]} if row.get("root_mm") is not None else {})
                       for name, row in ev["rows"].items()}
+    for name, row in ev.get("source_rows", {}).items():
+        keep = ("mpjpe_mm", "pa_mpjpe_mm", "pve_mm", "landmark_mm")
+        result["eval"][name] = ({k: row[k] for k in keep} if "mpjpe_mm" in row
+                                else {src: {k: r[k] for k in keep + ("samples",)} for src, r in row.items()})
     result["eval_samples"] = ev["samples"]
     result["eval_held_out_clips"] = ev["held_out_clips"]
+    if "held_out_actors" in ev:
+        result["eval_held_out_actors"] = ev["held_out_actors"]
+    motions = load_checkpoint(Path(args.weights) / WEIGHT_FILES["dae"], "dae").get("motions")
+    result["motion_minutes_train"] = motions["motion_minutes_train"] if motions else None
+    result["motion_minutes_train_by_source"] = motions["train_minutes"] if motions else None
 
     print(f"{'metric':<34} {'value':>12}")
     print("-" * 47)
@@ -128,8 +144,13 @@ def main(argv=None) -> int:
               "latency_ms_b1_1_threads", "latency_ms_b1_2_threads", "samples_per_s_1_threads", "samples_per_s_2_threads"):
         print(f"{k:<34} {result[k]:>12}")
     for name, row in result["eval"].items():
+        if name.endswith("_by_source"):
+            for src, r in row.items():
+                print(f"eval {name} {src:<10} " + " ".join(f"{k}={v:.1f}" for k, v in r.items() if k != "samples"))
+            continue
         vals = " ".join(f"{k}={v:.1f}" for k, v in row.items() if v is not None)
         print(f"eval {name:<29} {vals}")
+    print(f"{'motion_minutes_train':<34} {result['motion_minutes_train']}")
     RESULTS.parent.mkdir(parents=True, exist_ok=True)
     RESULTS.write_text(json.dumps(result, indent=1))
     print(f"wrote {RESULTS}")

@@ -68,3 +68,24 @@ def test_one_line_error_text():
     assert one_line(ValueError("a\n\tb  c\n")) == "a b c"
     assert one_line(KeyError()) == "KeyError"
     assert one_line(ValueError("x" * 50), limit=10) == "xxxxxxx..."
+
+
+def test_per_source_rows_for_a_mocap_folder(tmp_path):
+    """With a mocap folder, its held-out actors get their own rows and the *_heldout_actors rows
+    are the mean over sources; the DeepMimic rows stay as they are."""
+    from smplr_core.body import load_body_model
+    from smplr_core.eval.evaluate import SOURCE_ROWS, Evaluator, format_source_table
+    from tests.test_motion_files import _write_sources
+    _write_sources(tmp_path)
+    ev = Evaluator(DEFAULT_WEIGHTS_DIR, load_body_model(), repeats=1, motion_dirs=[tmp_path])
+    assert set(ev.sources) == {"hdm05"}  # actor mm of 'hdm05' is held out; 'idle' trains on everything
+    out = ev.run_sources()
+    rows = out["source_rows"]
+    assert out["held_out_actors"] == {"hdm05": ["mm", "tr"]}
+    for row in SOURCE_ROWS:
+        by = rows[f"{row}_by_source"]
+        assert set(by) == {"hdm05"} and by["hdm05"]["samples"] >= 30
+        assert rows[f"{row}_heldout_actors"]["mpjpe_mm"] == pytest.approx(by["hdm05"]["mpjpe_mm"])
+        assert 0 < by["hdm05"]["pa_mpjpe_mm"] <= by["hdm05"]["mpjpe_mm"] + 1
+    assert rows["smplr_gt3d_by_source"]["hdm05"]["mpjpe_mm"] < rows["dae_smplr_noisy2d_by_source"]["hdm05"]["mpjpe_mm"]
+    assert "smplr_gt3d hdm05" in format_source_table(rows)

@@ -19,6 +19,7 @@ import torch
 from smplr_core import geometry
 from smplr_core.body.joint_names import SMPL_JOINT_NAMES
 from smplr_core.data import mocap, noise, sampling
+from smplr_core.data.library import ClipSet
 from smplr_core.data.point_body import PointBody, skinning_support
 
 NUM_LANDMARKS = 18
@@ -45,17 +46,23 @@ def landmark_keypoint_points(out) -> torch.Tensor:
 
 
 class SampleGenerator:
-    """Draws samples from a set of clips (``mocap.TRAIN_CLIPS`` or ``mocap.HELD_OUT_CLIPS``)."""
+    """Draws samples from a set of clips: DeepMimic clip names (``mocap.TRAIN_CLIPS`` or
+    ``mocap.HELD_OUT_CLIPS``) or a ``library.ClipSet`` (retargeted clips of any source, sampled
+    by source weight)."""
 
     def __init__(self, body, clips=mocap.TRAIN_CLIPS, cfg: DataConfig = DataConfig(),
                  point_body: PointBody | None = None):
         self.cfg = cfg
         self.num_betas = int(body.num_betas)
-        parents = [int(p) for p in body.parents]
-        rest = body.template_joints.detach().cpu().double().numpy()
-        import numpy as np
-        self.clips = mocap.retarget_clips(clips, rest, np.asarray(parents))
-        self.bank = sampling.MotionBank.from_clips(self.clips)
+        if isinstance(clips, ClipSet):
+            self.clips = list(clips.clips)
+            self.bank = sampling.MotionBank.from_clips(self.clips, clips.sources, clips.weights)
+        else:
+            parents = [int(p) for p in body.parents]
+            rest = body.template_joints.detach().cpu().double().numpy()
+            import numpy as np
+            self.clips = mocap.retarget_clips(clips, rest, np.asarray(parents))
+            self.bank = sampling.MotionBank.from_clips(self.clips)
         self.limits = sampling.limits_tensor(SMPL_JOINT_NAMES)
         self.point_body = point_body if point_body is not None else PointBody.fit(
             body, landmark_keypoint_points, support_mask=skinning_support(body, landmarks=True, keypoints=True))
@@ -65,12 +72,7 @@ class SampleGenerator:
     def sample_world_poses(self, gen: torch.Generator, n: int) -> torch.Tensor:
         """(n, 24, 3, 3) local rotations, root in SMPL's y-up world with uniform yaw."""
         n_mocap = int(round(n * self.cfg.mocap_fraction))
-        rot_m = self.bank.sample(gen, n_mocap)
-        mirror = torch.rand(n_mocap, generator=gen) < self.cfg.mirror_prob
-        rot_m = torch.where(mirror[:, None, None, None], sampling.mirror_rotations(rot_m), rot_m)
-        rot_m = sampling.perturb_rotations(gen, rot_m, self.cfg.perturb_std_rad)
-        yaw = sampling.uniform(gen, (n_mocap,), -torch.pi, torch.pi)
-        rot_m[:, 0] = geometry.rotation_y(yaw) @ rot_m[:, 0]
+        rot_m = sampling.sample_motion_poses(gen, self.bank, n_mocap, self.cfg.mirror_prob, self.cfg.perturb_std_rad)
         rot_r = sampling.sample_random_poses(gen, n - n_mocap, self.limits)
         rot_r[:, 0] = sampling.sample_upright_orientation(gen, n - n_mocap)
         rot = torch.cat([rot_m, rot_r])
@@ -106,16 +108,17 @@ class SampleGenerator:
         return self.render(gen, world_rot, betas, noise_level)
 
     def evaluation_set(self, seed: int, repeats: int = 1, noise_level: float | torch.Tensor = 1.0,
-                       camera_cfg: sampling.CameraConfig | None = None) -> dict[str, torch.Tensor]:
-        """Every frame of this generator's clips (no interpolation, no perturbation) ``repeats``
-        times, each with its own shape (held-out: drawn from a separate seed) and camera."""
+                       camera_cfg: sampling.CameraConfig | None = None, stride: int = 1) -> dict[str, torch.Tensor]:
+        """Every frame (every ``stride``-th) of this generator's clips (no interpolation, no
+        perturbation) ``repeats`` times, each with its own shape (held-out: drawn from a separate
+        seed) and camera."""
         gen = torch.Generator().manual_seed(seed)
-        frames = self.bank.frames().repeat(repeats, 1, 1, 1)
+        frames = self.bank.frames()[::stride].repeat(repeats, 1, 1, 1)
         n = frames.shape[0]
         yaw = sampling.uniform(gen, (n,), -torch.pi, torch.pi)
         frames[:, 0] = geometry.rotation_y(yaw) @ frames[:, 0]
         betas = sampling.sample_shapes(gen, n, self.num_betas, self.cfg.shape)
         cam = sampling.sample_cameras(gen, n, camera_cfg or self.cfg.camera)
         out = self.render(gen, frames, betas, noise_level, camera=cam)
-        out["clip"] = self.bank.clip_of_frame.repeat(repeats)
+        out["clip"] = self.bank.clip_of_frame[::stride].repeat(repeats)
         return out

@@ -154,15 +154,38 @@ class MotionBank:
     (itself at a clip's end when it does not loop).
     """
 
-    def __init__(self, quats: torch.Tensor, next_index: torch.Tensor, clip_of_frame: torch.Tensor, clip_names):
+    def __init__(self, quats: torch.Tensor, next_index: torch.Tensor, clip_of_frame: torch.Tensor, clip_names,
+                 source_ranges: torch.Tensor | None = None, source_weights: torch.Tensor | None = None,
+                 source_names=()):
         self.quats = quats
         self.next_index = next_index
         self.clip_of_frame = clip_of_frame
         self.clip_names = tuple(clip_names)
+        # weighted sources (None: every frame equally likely): frames of source k are
+        # source_ranges[k, 0] .. source_ranges[k, 0] + source_ranges[k, 1] - 1
+        self.source_ranges = source_ranges
+        self.source_weights = source_weights
+        self.source_names = tuple(source_names)
 
     @classmethod
-    def from_clips(cls, clips) -> "MotionBank":
-        """Build from mocap.RetargetedClip objects (loops are not known here: ends repeat)."""
+    def from_clips(cls, clips, sources=None, weights: dict | None = None) -> "MotionBank":
+        """Build from mocap.RetargetedClip objects (loops are not known here: ends repeat).
+
+        sources: the source name of each clip; weights: {source: sampling weight}. With both, a
+        sample's source is drawn by weight, then a frame uniformly within it; clips are reordered
+        so each source's frames are contiguous."""
+        clips = list(clips)
+        ranges = weight_t = None
+        names = ()
+        if sources is not None and weights:
+            names = tuple(dict.fromkeys(sources))
+            order = sorted(range(len(clips)), key=lambda i: names.index(sources[i]))
+            clips = [clips[i] for i in order]
+            counts = [sum(c.rotations.shape[0] for c, s in zip(clips, [sources[i] for i in order]) if s == n)
+                      for n in names]
+            starts = [sum(counts[:k]) for k in range(len(counts))]
+            ranges = torch.tensor(list(zip(starts, counts)), dtype=torch.long)
+            weight_t = torch.tensor([float(weights.get(n, 0.0)) for n in names])
         quats, nxt, clip_ids = [], [], []
         offset = 0
         for i, clip in enumerate(clips):
@@ -174,14 +197,15 @@ class MotionBank:
             nxt.append(idx + offset)
             clip_ids.append(torch.full((t,), i))
             offset += t
-        return cls(torch.cat(quats), torch.cat(nxt), torch.cat(clip_ids), [c.name for c in clips])
+        return cls(torch.cat(quats), torch.cat(nxt), torch.cat(clip_ids), [c.name for c in clips], ranges, weight_t,
+                   names)
 
     def __len__(self) -> int:
         return self.quats.shape[0]
 
     def sample(self, gen: torch.Generator, n: int, interpolate: bool = True) -> torch.Tensor:
         """(n, 24, 3, 3) local rotations, normalised-lerp between a frame and the next."""
-        idx = torch.randint(len(self), (n,), generator=gen)
+        idx = self.sample_indices(gen, n)
         q0 = self.quats[idx]
         if interpolate:
             q1 = self.quats[self.next_index[idx]]
@@ -190,9 +214,30 @@ class MotionBank:
             q0 = (1.0 - a) * q0 + a * q1
         return geometry.quaternion_to_matrix(q0)
 
+    def sample_indices(self, gen: torch.Generator, n: int) -> torch.Tensor:
+        """(n,) frame indices: uniform over all frames, or by source weight then uniform within it."""
+        if self.source_weights is None:
+            return torch.randint(len(self), (n,), generator=gen)
+        src = torch.multinomial(self.source_weights, n, replacement=True, generator=gen)
+        start, count = self.source_ranges[src, 0], self.source_ranges[src, 1]
+        return start + (torch.rand(n, generator=gen) * count).long().clamp_max(count - 1)
+
     def frames(self) -> torch.Tensor:
         """All frames (N, 24, 3, 3), in order."""
         return geometry.quaternion_to_matrix(self.quats)
+
+
+def sample_motion_poses(gen: torch.Generator, bank: MotionBank, n: int, mirror_prob: float,
+                        perturb_std_rad: float) -> torch.Tensor:
+    """(n, 24, 3, 3) mocap poses: interpolated frames of ``bank``, mirrored left/right with
+    ``mirror_prob``, jittered per joint, turned to a uniform yaw (root in SMPL's y-up world)."""
+    rot = bank.sample(gen, n)
+    mirror = torch.rand(n, generator=gen) < mirror_prob
+    rot = torch.where(mirror[:, None, None, None], mirror_rotations(rot), rot)
+    rot = perturb_rotations(gen, rot, perturb_std_rad)
+    yaw = uniform(gen, (n,), -torch.pi, torch.pi)
+    rot[:, 0] = geometry.rotation_y(yaw) @ rot[:, 0]
+    return rot
 
 
 def perturb_rotations(gen: torch.Generator, rot: torch.Tensor, std_rad: float) -> torch.Tensor:

@@ -23,6 +23,9 @@ def main(argv=None) -> int:
     p.add_argument("--seed", type=int, default=None)
     p.add_argument("--threads", type=int, default=None)
     p.add_argument("--no-plots", action="store_true")
+    p.add_argument("--motions", action="append", default=None, metavar="DIR",
+                   help="BVH or ASF/AMC folder whose held-out actors get their own rows (repeatable; default: "
+                        "the folders of $SMPLR_MOCAP_DIR, none when unset)")
     p.add_argument("--breakdown", action="store_true",
                    help="also break the DAE's noisy-2D error down by noise component, held-out clip and "
                         "seen vs. new motions (JSON key 'breakdown', plot core_error_breakdown.png)")
@@ -30,13 +33,13 @@ def main(argv=None) -> int:
     if args.threads:
         torch.set_num_threads(args.threads)
     from smplr_core.body import load_body_model
-    from smplr_core.eval.evaluate import (EVAL_SEED, Evaluator, format_breakdown, format_table, plot,
-                                          plot_breakdown, save_json)
+    from smplr_core.eval.evaluate import (EVAL_SEED, Evaluator, format_breakdown, format_source_table,
+                                          format_table, plot, plot_breakdown, save_json)
 
     t0 = time.time()
     try:
         ev = Evaluator(Path(args.weights), load_body_model(), repeats=args.repeats,
-                       seed=args.seed if args.seed is not None else EVAL_SEED)
+                       seed=args.seed if args.seed is not None else EVAL_SEED, motion_dirs=args.motions)
     except CheckpointError as exc:
         print(f"smplr-eval: {exc}", file=sys.stderr)
         return 1
@@ -46,6 +49,10 @@ def main(argv=None) -> int:
     result["seconds"] = round(time.time() - t0, 1)
     print(f"held-out clips: {', '.join(result['held_out_clips'])}; {result['samples']} samples; noise level 1")
     print(format_table(result["rows"]))
+    if "source_rows" in result:
+        print("held-out actors and subjects per source: "
+              + "; ".join(f"{k}: {', '.join(v)}" for k, v in result["held_out_actors"].items()))
+        print(format_source_table(result["source_rows"]))
     if args.breakdown:
         print(format_breakdown(result["breakdown"]))
     save_json(result, Path(args.json))

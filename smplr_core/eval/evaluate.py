@@ -4,6 +4,11 @@ Data: every frame of the held-out clips (``mocap.HELD_OUT_CLIPS``, never seen in
 ``repeats`` times with a shape and camera from a fixed evaluation seed (shapes are continuous draws
 from the full shape space, extremes included, none of them a training sample), detector-like 2D
 noise at level 1 (the training distribution's middle).
+
+With mocap folders (``--motions DIR`` or ``$SMPLR_MOCAP_DIR``, ``data/library.py``) every source's
+held-out actors or subjects get their own rows too (``by_source``), at most ``SOURCE_SAMPLES``
+samples each (every k-th held-out frame, each with a held-out shape and camera), and the
+``*_heldout_actors`` rows are the mean of the per-source errors.
 """
 from __future__ import annotations
 
@@ -22,6 +27,9 @@ from smplr_core.models.translation import fit_translation
 from smplr_core.pipeline import load_dae, load_smplr
 
 EVAL_SEED = 20_200_601
+SOURCE_SAMPLES = 2000
+# rows computed per held-out source (SMPLR from ground-truth 3D; DAE -> SMPLR from noisy 2D)
+SOURCE_ROWS = ("smplr_gt3d", "dae_smplr_noisy2d")
 NOISE_LEVELS = (0.0, 0.5, 1.0, 1.5, 2.0)
 DISTANCE_BINS_M = (1.5, 2.5, 3.5, 4.5, 5.5, 6.5, 8.0)
 ROWS = {
@@ -68,7 +76,7 @@ def _summary(per_sample: dict) -> dict:
 class Evaluator:
     """Holds the networks, the body model and the held-out data; computes rows and curves."""
 
-    def __init__(self, weights_dir: Path, body, repeats: int = 6, seed: int = EVAL_SEED):
+    def __init__(self, weights_dir: Path, body, repeats: int = 6, seed: int = EVAL_SEED, motion_dirs=None):
         self.body = body
         wdir = Path(weights_dir)
         self.dae = load_dae(wdir / WEIGHT_FILES["dae"])
@@ -80,17 +88,40 @@ class Evaluator:
         self.gen = SampleGenerator(body, mocap.HELD_OUT_CLIPS)
         self.repeats, self.seed = repeats, seed
         self.data = self.gen.evaluation_set(seed, repeats, noise_level=1.0)
-        j, l, v, _ = decode(body, self.data["betas"], self.data["rotmats"])
-        self.gt = {"joints": j, "landmarks": l, "vertices": v}
+        self.gt = self._ground_truth(self.data)
+        self.sources = self._held_out_sources(motion_dirs)
 
-    def smplr_metrics(self, model, points41: torch.Tensor) -> dict:
+    def _ground_truth(self, data: dict) -> dict:
+        j, l, v, _ = decode(self.body, data["betas"], data["rotmats"])
+        return {"joints": j, "landmarks": l, "vertices": v}
+
+    def _held_out_sources(self, motion_dirs) -> dict:
+        """{source: (generator, evaluation data, ground truth)} for every mocap folder's held-out
+        clips (none without folders)."""
+        from smplr_core.data.library import DEEPMIMIC, mocap_dirs
+        dirs = mocap_dirs(motion_dirs)
+        if not dirs:
+            return {}
+        from smplr_core.train.trainer import motion_library
+        self.library = motion_library(self.body, dirs)
+        out = {}
+        for name in sorted(set(self.library.held_out.sources) - {DEEPMIMIC}):
+            gen = SampleGenerator(self.body, self.library.held_out.only(name), point_body=self.gen.point_body)
+            frames = len(gen.bank)
+            stride = max(1, -(-frames // SOURCE_SAMPLES))
+            repeats = max(1, SOURCE_SAMPLES // -(-frames // stride))
+            data = gen.evaluation_set(self.seed, repeats, noise_level=1.0, stride=stride)
+            out[name] = (gen, data, self._ground_truth(data), stride, repeats)
+        return out
+
+    def smplr_metrics(self, model, points41: torch.Tensor, gt: dict | None = None) -> dict:
         betas, rot = [], []
         for s in _chunks(points41.shape[0], 512):
             b, r = model(points41[s])
             betas.append(b)
             rot.append(r)
         j, l, v, kp = decode(self.body, torch.cat(betas), torch.cat(rot))
-        g = self.gt
+        g = self.gt if gt is None else gt
         return {
             "mpjpe_mm": metrics.mpjpe_mm(j, g["joints"]),
             "pa_mpjpe_mm": metrics.pa_mpjpe_mm(j, g["joints"]),
@@ -146,9 +177,33 @@ class Evaluator:
             "noise": self.noise_curve(),
             "distance": self.distance_curve(per["dae_smplr_noisy2d"]),
         }
-        return {"rows": rows, "curves": curves, "samples": int(d["betas"].shape[0]),
-                "held_out_clips": list(mocap.HELD_OUT_CLIPS), "seed": self.seed, "repeats": self.repeats,
-                "noise_level": 1.0}
+        out = {"rows": rows, "curves": curves, "samples": int(d["betas"].shape[0]),
+               "held_out_clips": list(mocap.HELD_OUT_CLIPS), "seed": self.seed, "repeats": self.repeats,
+               "noise_level": 1.0}
+        if self.sources:
+            out.update(self.run_sources())
+        return out
+
+    @torch.no_grad()
+    def run_sources(self) -> dict:
+        """Per-source held-out rows and their means (the ``*_heldout_actors`` rows)."""
+        by_source = {row: {} for row in SOURCE_ROWS}
+        for name, (gen, data, gt, stride, repeats) in self.sources.items():
+            rows = {"smplr_gt3d": self.smplr_metrics(self.smplr, data["points3d"], gt),
+                    "dae_smplr_noisy2d": self.smplr_metrics(self.smplr_e2e, self.dae_points(data), gt)}
+            for row, m in rows.items():
+                by_source[row][name] = {**_summary({k: v for k, v in m.items()
+                                                    if not k.startswith("_") and k != "per_joint_mm"}),
+                                        "samples": int(data["betas"].shape[0]), "frame_stride": stride,
+                                        "repeats": repeats}
+        keys = ("mpjpe_mm", "pa_mpjpe_mm", "pve_mm", "landmark_mm")
+        held = {f"{row}_heldout_actors": {"description": f"{ROWS[row]}, mean over the held-out actors' sources",
+                                          **{k: sum(r[k] for r in by_source[row].values()) / len(by_source[row])
+                                             for k in keys}}
+                for row in SOURCE_ROWS}
+        return {"source_rows": {**held, **{f"{row}_by_source": v for row, v in by_source.items()}},
+                "motions": self.library.summary(),
+                "held_out_actors": {k: list(v) for k, v in _held_out_table().items() if k in self.sources}}
 
     def _dae_errors(self, data: dict) -> dict:
         """DAE from the 2D of ``data`` against its own ground truth: MPJPE, PA-MPJPE and MPJPE after
@@ -171,25 +226,37 @@ class Evaluator:
         """
         summary = lambda e: {k: float(v.mean()) for k, v in e.items()}  # noqa: E731
         full = self._dae_errors(self.data)
-        noise_rows = {"none (level 0)": summary(self._dae_errors(
-                          self.gen.evaluation_set(self.seed, self.repeats, noise_level=0.0))),
-                      "all (level 1)": summary(full)}
-        base = self.gen.cfg.noise
-        every = [f for fields in NOISE_COMPONENTS.values() for f in fields]
-        for name, fields in NOISE_COMPONENTS.items():
-            alone = replace(base, **{f: 0.0 for f in every if f not in fields})
-            gen = SampleGenerator(self.body, mocap.HELD_OUT_CLIPS, DataConfig(noise=alone),
-                                  point_body=self.gen.point_body)
-            noise_rows[f"{name} only"] = summary(self._dae_errors(
-                gen.evaluation_set(self.seed, self.repeats, noise_level=1.0)))
+        noise_rows = self._noise_rows(mocap.HELD_OUT_CLIPS, self.gen, self.data)
         clip = self.data["clip"]
         per_clip = {name: {**summary({k: v[clip == i] for k, v in full.items()}), "samples": int((clip == i).sum())}
                     for i, name in enumerate(self.gen.bank.clip_names)}
         seen = SampleGenerator(self.body, mocap.TRAIN_CLIPS, point_body=self.gen.point_body)
         seen_rows = {f"level {lv:g}": summary(self._dae_errors(seen.evaluation_set(self.seed, 1, noise_level=lv)))
                      for lv in (0.0, 1.0)}
-        return {"noise": noise_rows, "per_clip": per_clip, "seen_motions": seen_rows,
-                "seen_motion_samples": len(seen.bank)}
+        out = {"noise": noise_rows, "per_clip": per_clip, "seen_motions": seen_rows,
+               "seen_motion_samples": len(seen.bank)}
+        if self.sources:
+            out["per_source"] = {name: self._noise_rows(self.library.held_out.only(name), gen, data, stride, repeats)
+                                 for name, (gen, data, gt, stride, repeats) in self.sources.items()}
+        return out
+
+    def _noise_rows(self, clips, gen: SampleGenerator, data: dict, stride: int = 1,
+                    repeats: int | None = None) -> dict:
+        """DAE errors on one held-out set (``clips`` as SampleGenerator takes them, ``gen`` its
+        generator, ``data`` its level-1 evaluation set) with no noise, all of it, and each noise
+        component alone; same frames, shapes and cameras in every row."""
+        summary = lambda e: {k: float(v.mean()) for k, v in e.items()}  # noqa: E731
+        repeats = self.repeats if repeats is None else repeats
+        rows = {"none (level 0)": summary(self._dae_errors(
+                    gen.evaluation_set(self.seed, repeats, noise_level=0.0, stride=stride))),
+                "all (level 1)": summary(self._dae_errors(data))}
+        every = [f for fields in NOISE_COMPONENTS.values() for f in fields]
+        for name, fields in NOISE_COMPONENTS.items():
+            alone = replace(gen.cfg.noise, **{f: 0.0 for f in every if f not in fields})
+            g = SampleGenerator(self.body, clips, DataConfig(noise=alone), point_body=self.gen.point_body)
+            rows[f"{name} only"] = summary(self._dae_errors(
+                g.evaluation_set(self.seed, repeats, noise_level=1.0, stride=stride)))
+        return rows
 
     def _inside(self, d: dict) -> torch.Tensor:
         kp, size = d["keypoints_clean"], d["image_size"]
@@ -217,20 +284,36 @@ class Evaluator:
         return out
 
 
+def _held_out_table() -> dict:
+    from smplr_core.data.library import HELD_OUT
+    return HELD_OUT
+
+
 def format_table(rows: dict) -> str:
     """One text table of the rows."""
-    head = f"{'row':<26} {'MPJPE':>8} {'PA-MPJPE':>9} {'PVE':>8} {'landmarks':>10} {'root':>8}  (mm)"
+    width = max([26] + [len(n) for n in rows])
+    head = f"{'row':<{width}} {'MPJPE':>8} {'PA-MPJPE':>9} {'PVE':>8} {'landmarks':>10} {'root':>8}  (mm)"
     lines = [head, "-" * len(head)]
     f = lambda v: f"{v:8.1f}" if v is not None else f"{'-':>8}"  # noqa: E731
     for name, r in rows.items():
-        lines.append(f"{name:<26} {f(r['mpjpe_mm'])} {f(r['pa_mpjpe_mm']):>9} {f(r['pve_mm'])} "
+        lines.append(f"{name:<{width}} {f(r['mpjpe_mm'])} {f(r['pa_mpjpe_mm']):>9} {f(r['pve_mm'])} "
                      f"{f(r['landmark_mm']):>10} {f(r.get('root_mm'))}")
     return "\n".join(lines)
+
+
+def format_source_table(source_rows: dict) -> str:
+    """One text table of the per-source held-out rows and their means."""
+    rows = {}
+    for row in SOURCE_ROWS:
+        rows.update({f"{row} {name}": r for name, r in source_rows[f"{row}_by_source"].items()})
+        rows[f"{row}_heldout_actors"] = source_rows[f"{row}_heldout_actors"]
+    return format_table(rows)
 
 
 def _breakdown_rows(b: dict) -> list[tuple[str, dict]]:
     """(label, row) of every row of ``Evaluator.breakdown``, in table order."""
     sections = (("", b["noise"]), ("clip ", b["per_clip"]), ("training clips, noise ", b["seen_motions"]))
+    sections += tuple((f"{src}: ", rows) for src, rows in b.get("per_source", {}).items())
     return [(prefix + name, row) for prefix, rows in sections for name, row in rows.items()]
 
 
@@ -250,17 +333,19 @@ def plot_breakdown(b: dict, figures_dir: Path, prefix: str = "core_") -> Path:
     import matplotlib.pyplot as plt
 
     rows = _breakdown_rows(b)
-    fig, ax = plt.subplots(figsize=(8, 5.2))
+    fig, ax = plt.subplots(figsize=(8, 1.6 + 0.18 * len(rows)))
     y = list(range(len(rows)))[::-1]
     ax.barh([v + 0.2 for v in y], [r["mpjpe_mm"] for _, r in rows], 0.4, label="MPJPE")
     ax.barh([v - 0.2 for v in y], [r["pa_mpjpe_mm"] for _, r in rows], 0.4, label="PA-MPJPE")
     ax.set_yticks(y)
     ax.set_yticklabels([n for n, _ in rows], fontsize=8)
-    for x, style, label in ((55.0, "--", "target MPJPE (DAE -> SMPLR, level 1)"),
-                            (40.0, ":", "target PA-MPJPE (DAE -> SMPLR, level 1)")):
-        ax.axvline(x, color="k", linestyle=style, linewidth=1, label=label)
+    for x, style, colour, label in ((75.0, "--", "k", "target MPJPE, DeepMimic clips (DAE -> SMPLR, level 1)"),
+                                    (55.0, ":", "k", "target PA-MPJPE, DeepMimic clips"),
+                                    (65.0, "--", "tab:red", "target MPJPE, held-out actors (mean of sources)"),
+                                    (45.0, ":", "tab:red", "target PA-MPJPE, held-out actors")):
+        ax.axvline(x, color=colour, linestyle=style, linewidth=1, label=label)
     ax.set_xlabel("DAE error from 2D keypoints (mm)")
-    ax.set_title("What the DAE's error is made of (held-out clips unless noted)")
+    ax.set_title("What the DAE's error is made of (held-out clips and actors unless noted)")
     ax.grid(axis="x", alpha=0.3)
     ax.legend(fontsize=8)
     fig.tight_layout()

@@ -41,8 +41,25 @@ def parse_args(argv=None) -> argparse.Namespace:
     p.add_argument("--steps-scale", type=float, default=1.0, help="multiply every stage's steps")
     p.add_argument("--body-model", default=None, help="official SMPL file (default: the free body model)")
     p.add_argument("--curves", default=None, help="training curves PNG (default: <out>/training_curves.png)")
+    p.add_argument("--motions", action="append", default=None, metavar="DIR",
+                   help="BVH or ASF/AMC folder to train on besides the DeepMimic clips (repeatable; default: "
+                        "the folders of $SMPLR_MOCAP_DIR); each subfolder holding motion files is one source")
+    p.add_argument("--motion-weight", action="append", default=[], metavar="SOURCE=W",
+                   help="sampling weight of a motion source (default: data/library.py DEFAULT_WEIGHTS)")
     p.add_argument("--no-progress", action="store_true")
     return p.parse_args(argv)
+
+
+def parse_weights(items) -> dict:
+    """["cmu=0.3", ...] -> {"cmu": 0.3}."""
+    out = {}
+    for item in items or []:
+        name, _, value = item.partition("=")
+        try:
+            out[name.strip().lower()] = float(value)
+        except ValueError:
+            raise SystemExit(f"smplr-train: --motion-weight wants SOURCE=NUMBER, got {item!r}") from None
+    return out
 
 
 def main(argv=None) -> int:
@@ -70,7 +87,10 @@ def main(argv=None) -> int:
     try:
         body = load_body_model(args.body_model)
         trainer = Trainer(cfg, body, out, state_dir, seed=args.seed, device=device, progress=not args.no_progress,
-                          workers=args.workers, stage_minutes=args.minutes)
+                          workers=args.workers, stage_minutes=args.minutes, motion_dirs=args.motions,
+                          motion_weights=parse_weights(args.motion_weight))
+        if trainer.rank == 0:
+            print(json.dumps({"motions": trainer.motions.summary()}, default=float))
         if args.init:
             trainer.load_weights(Path(args.init))
         if args.resume and trainer.resume():

@@ -97,6 +97,18 @@ def evaluate(model: VolumetricHourglass, held_out) -> dict[str, float]:
     return metrics
 
 
+def motion_pose_source(body, motions=None):
+    """With mocap folders (``--motions`` or ``$SMPLR_MOCAP_DIR``): half of each rendered batch posed
+    from the motion library's training clips (DeepMimic and the folders), the other half as
+    without; None (the renderer's default random poses) when there is no folder."""
+    from smplr_core.data import library
+    if not library.mocap_dirs(motions):
+        return None
+    from smplr_core.synth.renderer import random_pose_source
+    from smplr_core.train.trainer import motion_library
+    return library.pose_source(motion_library(body, motions).train, random_pose_source)
+
+
 def train(args: argparse.Namespace) -> dict:
     from smplr_core.body import load_body_model
 
@@ -106,8 +118,9 @@ def train(args: argparse.Namespace) -> dict:
     if args.limbs is not None:
         config = dataclasses.replace(config, limbs=args.limbs)
     device = torch.device(args.device)
-    renderer = SyntheticRenderer(load_body_model(args.body_model), crop_size=config.input_size,
-                                 workers=args.render_workers)
+    body = load_body_model(args.body_model)
+    renderer = SyntheticRenderer(body, crop_size=config.input_size, workers=args.render_workers,
+                                 pose_source=motion_pose_source(body, args.motions))
     held_out = held_out_set(renderer, args.eval_size)
     model = VolumetricHourglass(config).to(device)
     optimizer = torch.optim.Adam(model.parameters(), lr=args.lr)
@@ -188,6 +201,9 @@ def parse_args(argv=None) -> argparse.Namespace:
     p.add_argument("--eval-size", type=int, default=128)
     p.add_argument("--eval-every", type=int, default=500)
     p.add_argument("--log-every", type=int, default=25)
+    p.add_argument("--motions", action="append", default=None, metavar="DIR",
+                   help="mocap folder: half of the renders take poses from the motion library (repeatable; "
+                        "default: $SMPLR_MOCAP_DIR; without one, random poses only)")
     p.add_argument("--resume", action="store_true")
     p.add_argument("--init", default=None, help="start a new run (fresh optimiser and schedule) from these weights")
     p.add_argument("--out", default="weights/hourglass/small.pt")

@@ -1,7 +1,8 @@
 """Stage-wise and end-to-end training of the DAE and SMPLR (paper §4: DAE, then shape, then pose, then
 everything fine-tuned end to end with the body model in the loop).
 
-Data is generated on the fly from the training clips (``mocap.TRAIN_CLIPS``). Under ``torchrun``
+Data is generated on the fly from the training clips: ``mocap.TRAIN_CLIPS``, plus the training
+clips of every mocap folder of ``--motions`` / ``$SMPLR_MOCAP_DIR`` (``data/library.py``). Under ``torchrun``
 every rank draws its own sample stream (seed + rank, the role DistributedSampler plays for a
 dataset) and gradients are averaged by DistributedDataParallel; only rank 0 writes files.
 """
@@ -12,6 +13,7 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
+import numpy as np
 import torch
 from torch import nn
 from tqdm import tqdm
@@ -19,6 +21,7 @@ from tqdm import tqdm
 from smplr_core import geometry
 from smplr_core.data import mocap
 from smplr_core.data.generator import SampleGenerator
+from smplr_core.data.library import MotionLibrary, load_library
 from smplr_core.data.point_body import PointBody, skinning_support
 from smplr_core.models.checkpoint import (
     WEIGHT_FILES, CheckpointError, load_checkpoint, load_state, save_checkpoint,
@@ -40,6 +43,14 @@ def make_smplr(body, cfg: TrainConfig, use_landmarks: bool) -> SMPLR:
                              use_landmarks=use_landmarks, num_betas=int(body.num_betas),
                              joint_parents=tuple(int(p) for p in body.parents), landmark_parents=lp,
                              template_points=template))
+
+
+def motion_library(body, dirs=None, weights: dict | None = None) -> MotionLibrary:
+    """The motion library on this body's skeleton: DeepMimic plus the folders of ``dirs`` or
+    ``$SMPLR_MOCAP_DIR``."""
+    rest = body.template_joints.detach().cpu().double().numpy()
+    parents = np.asarray([int(p) for p in body.parents])
+    return load_library(rest, parents, dirs, weights)
 
 
 def decoder_points(out) -> torch.Tensor:
@@ -202,7 +213,7 @@ class Trainer:
 
     def __init__(self, cfg: TrainConfig, body, out_dir: Path, state_dir: Path, seed: int = 0,
                  device: str = "cpu", progress: bool = True, log=print, workers: int = 0,
-                 stage_minutes: float | None = None):
+                 stage_minutes: float | None = None, motion_dirs=None, motion_weights: dict | None = None):
         self.cfg = cfg
         self.workers = int(workers)
         self.stage_seconds = stage_minutes * 60.0 if stage_minutes else None
@@ -216,7 +227,8 @@ class Trainer:
         self.rank, self.world = distributed.rank_and_world()
         torch.manual_seed(seed * 1000 + self.rank)
         cpu_body = body.to("cpu")
-        self.sampler = SampleGenerator(cpu_body, mocap.TRAIN_CLIPS)
+        self.motions = motion_library(cpu_body, motion_dirs, motion_weights)
+        self.sampler = SampleGenerator(cpu_body, self.motions.train if self.motions.folders else mocap.TRAIN_CLIPS)
         decoder, self.vertex_ids = fit_decoder(cpu_body, cfg.num_vertex_samples)
         self.decoded_loss = DecodedLoss(decoder.to(self.device), cfg)
         self.dae = DAE(cfg.dae).to(self.device)
@@ -239,7 +251,7 @@ class Trainer:
         if self.rank != 0:
             return
         common = {"train_config": self.cfg.to_dict(), "seed": self.seed, "stages_done": list(self.state.stages_done),
-                  "train_seconds": dict(self.state.seconds)}
+                  "train_seconds": dict(self.state.seconds), "motions": self.motions.summary()}
         save_checkpoint(self.out_dir / WEIGHT_FILES["dae"], "dae", self.cfg.dae.to_dict(), self.dae.state_dict(),
                         metrics, common)
         save_checkpoint(self.out_dir / WEIGHT_FILES["smplr"], "smplr", self.smplr.cfg.to_dict(),
