@@ -32,7 +32,7 @@ from smplr_core.frontends.hourglass.evaluate import (NUM_JOINTS, joint_errors_mm
                                                      predict_root_relative, vertex_error_mm)
 from smplr_core.frontends.hourglass.network import CONFIGS, VolumetricHourglass  # noqa: E402
 from smplr_core.synth.renderer import SyntheticRenderer  # noqa: E402
-from smplr_core.train.hourglass import HELD_OUT_SEED, load_checkpoint  # noqa: E402
+from smplr_core.train.hourglass import HELD_OUT_SEED, load_hourglass  # noqa: E402
 
 WEIGHTS = REPO / "weights" / "hourglass"
 RESULTS = REPO / "bench" / "results" / "hourglass.json"
@@ -163,7 +163,7 @@ def main() -> dict:
     rows.append(rows_with_mesh("mean pose (baseline)", baseline, target))
     small_ckpt = WEIGHTS / "small.pt"
     if small_ckpt.is_file():
-        model, state = load_checkpoint(small_ckpt)
+        model, state = load_hourglass(small_ckpt)
         result["small_train_seconds"] = round(float(state.get("train_seconds", 0.0)), 1)
         result["small_train_images"] = int(state.get("step", 0)) * 16
         try:
@@ -173,7 +173,7 @@ def main() -> dict:
             if e2e.is_file():
                 from smplr_core.models.smplr import SMPLR, SMPLRConfig
                 from smplr_core.train.hourglass_smplr import reconstruct
-                model_e2e, st = load_checkpoint(e2e)
+                model_e2e, st = load_hourglass(e2e)
                 smplr_e2e = SMPLR(SMPLRConfig.from_dict(st["smplr_config"]))
                 smplr_e2e.load_state_dict(st["smplr_state_dict"])
                 smplr_e2e.eval()
@@ -190,7 +190,7 @@ def main() -> dict:
         skipped["hourglass (small)"] = f"{small_ckpt} not found (python -m smplr_core.train.hourglass)"
     medium_ckpt = WEIGHTS / "medium.pt"
     if medium_ckpt.is_file():
-        model, state = load_checkpoint(medium_ckpt)
+        model, state = load_hourglass(medium_ckpt)
         result["medium_train_seconds_gpu"] = round(float(state.get("train_seconds", 0.0)), 1)
         result["forward_ms_medium_cpu"] = min(forward_ms(model, model.config.input_size, threads=t, repeats=5)
                                               for t in (1, 2))

@@ -9,7 +9,7 @@ from smplr_core.frontends.hourglass.losses import LIMB_LOSS_WEIGHT, hourglass_lo
 from smplr_core.frontends.hourglass.network import CONFIGS, HourglassConfig, VolumetricHourglass
 from smplr_core.frontends.hourglass.volume import (SMPL_BONES, grid_to_volume, limb_targets, volume_to_grid,
                                                    voxel_targets)
-from smplr_core.train.hourglass import load_checkpoint, parse_args, save_checkpoint
+from smplr_core.train.hourglass import load_hourglass, parse_args, save_checkpoint
 
 HWD = (32, 32, 8)
 TINY_LIMBS = HourglassConfig(stacks=2, features=16, input_size=32, depth_bins=4, num_points=24, levels=2,
@@ -132,7 +132,7 @@ def test_old_checkpoint_config_without_the_field_loads(tmp_path):
     state = torch.load(path, weights_only=False)
     del state["config"]["limbs"]  # as written before limb channels existed
     torch.save(state, path)
-    loaded, _ = load_checkpoint(path)
+    loaded, _ = load_hourglass(path)
     assert loaded.config == HourglassConfig(**old)
 
 
@@ -140,7 +140,7 @@ def test_limb_checkpoint_round_trip(tmp_path):
     torch.manual_seed(1)
     net = VolumetricHourglass(TINY_LIMBS).eval()
     save_checkpoint(tmp_path / "limbs.pt", net, {})
-    loaded, state = load_checkpoint(tmp_path / "limbs.pt")
+    loaded, state = load_hourglass(tmp_path / "limbs.pt")
     assert state["config"]["limbs"] is True and loaded.config == TINY_LIMBS
     x = torch.rand(1, 3, 32, 32)
     with torch.no_grad():

@@ -9,7 +9,7 @@ from smplr_core.frontends.hourglass.evaluate import (NUM_JOINTS, images_to_tenso
                                                      mean_pose_baseline, predict_root_relative)
 from smplr_core.frontends.hourglass.frontend import DEFAULT_WEIGHTS, MEDIUM_WEIGHTS, HourglassFrontend
 from smplr_core.synth.renderer import SyntheticRenderer
-from smplr_core.train.hourglass import HELD_OUT_SEED, load_checkpoint
+from smplr_core.train.hourglass import HELD_OUT_SEED, load_hourglass
 
 COUNT = 32
 
@@ -17,7 +17,7 @@ COUNT = 32
 @pytest.fixture(scope="module")
 def shipped():
     torch.set_num_threads(2)
-    model, state = load_checkpoint(DEFAULT_WEIGHTS)
+    model, state = load_hourglass(DEFAULT_WEIGHTS)
     renderer = SyntheticRenderer(load_body_model(), crop_size=model.config.input_size, workers=2)
     return model, state, renderer
 
@@ -48,7 +48,7 @@ def test_shipped_weights_beat_the_mean_pose_on_held_out_renders(shipped):
 
 
 def test_gpu_trained_medium_network_halves_the_mean_pose_error():
-    model, state = load_checkpoint(MEDIUM_WEIGHTS)
+    model, state = load_hourglass(MEDIUM_WEIGHTS)
     assert state["config"]["stacks"] == 3 and state["config"]["input_size"] == 256
     renderer = SyntheticRenderer(load_body_model(), crop_size=model.config.input_size, workers=2)
     ours, trivial, plane, plane_trivial = _held_out_errors(model, renderer, 16)
@@ -97,11 +97,11 @@ def test_frontend_rejects_bad_input(shipped):
 
 def test_missing_and_corrupt_checkpoints_name_the_file(tmp_path):
     with pytest.raises(FileNotFoundError, match="nothing.pt"):
-        load_checkpoint(tmp_path / "nothing.pt")
+        load_hourglass(tmp_path / "nothing.pt")
     bad = tmp_path / "corrupt.pt"
     bad.write_bytes(b"not a checkpoint")
     with pytest.raises(RuntimeError, match="corrupt.pt"):
-        load_checkpoint(bad)
+        load_hourglass(bad)
 
 
 def test_hourglass_pipeline_gives_camera_frame_meshes(shipped):
@@ -136,9 +136,9 @@ def test_store_half_keeps_the_network_and_drops_the_optimiser(tmp_path):
 
     path = tmp_path / "small.pt"
     shutil.copy(DEFAULT_WEIGHTS, path)
-    before, _ = load_checkpoint(path)
+    before, _ = load_hourglass(path)
     hourglass_main(["--store-half", str(path)])
-    after, state = load_checkpoint(path)
+    after, state = load_hourglass(path)
     assert "optimizer" not in state and state["stored_dtype"] == "float16"
     assert all(v.dtype == torch.float16 for v in state["state_dict"].values() if v.is_floating_point())
     x = torch.rand(1, 3, before.config.input_size, before.config.input_size)

@@ -18,12 +18,11 @@ import torch
 
 from smplr_core import geometry
 from smplr_core.body.joint_names import SMPL_JOINT_NAMES
+from smplr_core.body.keypoints import NUM_KEYPOINTS
+from smplr_core.body.landmarks import NUM_LANDMARKS
 from smplr_core.data import mocap, noise, sampling
 from smplr_core.data.library import ClipSet
 from smplr_core.data.point_body import PointBody, skinning_support
-
-NUM_LANDMARKS = 18
-NUM_KEYPOINTS = 33
 
 
 @dataclass(frozen=True)

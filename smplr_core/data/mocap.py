@@ -30,6 +30,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
+from scipy.spatial.transform import Rotation
 
 # Scaled (globalScaling 0.25) joint offsets of pybullet_data/humanoid/humanoid.urdf, metres,
 # DeepMimic axes, each relative to its parent joint.
@@ -137,47 +138,34 @@ def load_frames(name: str) -> np.ndarray:
     return frames
 
 
-# ---------------------------------------------------------------- numpy rotation helpers
+# ---------------------------------------------------------------- numpy rotation helpers (scipy's Rotation)
+def _batched(fn, x: np.ndarray, tail: int) -> np.ndarray:
+    """Apply a scipy ``Rotation`` conversion over any leading shape: x (..., *tail dims)."""
+    lead = x.shape[:x.ndim - tail]
+    out = fn(np.asarray(x, dtype=np.float64).reshape((-1,) + x.shape[x.ndim - tail:]))
+    return out.reshape(lead + out.shape[1:])
+
+
 def quat_wxyz_to_matrix(q: np.ndarray) -> np.ndarray:
     """(..., 4) w, x, y, z (normalised here) -> (..., 3, 3)."""
-    q = q / np.linalg.norm(q, axis=-1, keepdims=True)
-    w, x, y, z = np.moveaxis(q, -1, 0)
-    m = np.stack([
-        1 - 2 * (y * y + z * z), 2 * (x * y - w * z), 2 * (x * z + w * y),
-        2 * (x * y + w * z), 1 - 2 * (x * x + z * z), 2 * (y * z - w * x),
-        2 * (x * z - w * y), 2 * (y * z + w * x), 1 - 2 * (x * x + y * y),
-    ], axis=-1)
-    return m.reshape(q.shape[:-1] + (3, 3))
+    return _batched(lambda v: Rotation.from_quat(v, scalar_first=True).as_matrix(), q, 1)
 
 
 def rot_z(angle: np.ndarray) -> np.ndarray:
     """(...,) radians -> (..., 3, 3) rotation about z."""
-    c, s = np.cos(angle), np.sin(angle)
-    o, i = np.zeros_like(angle), np.ones_like(angle)
-    return np.stack([c, -s, o, s, c, o, o, o, i], axis=-1).reshape(angle.shape + (3, 3))
+    angle = np.asarray(angle, dtype=np.float64)
+    return _batched(lambda v: Rotation.from_rotvec(v).as_matrix(),
+                    np.stack([np.zeros_like(angle), np.zeros_like(angle), angle], -1), 1)
 
 
 def matrix_log(m: np.ndarray) -> np.ndarray:
-    """(..., 3, 3) rotations -> (..., 3) axis-angle (angle < pi assumed away from exactly pi)."""
-    cos = np.clip((np.trace(m, axis1=-2, axis2=-1) - 1.0) / 2.0, -1.0, 1.0)
-    angle = np.arccos(cos)
-    v = np.stack([m[..., 2, 1] - m[..., 1, 2], m[..., 0, 2] - m[..., 2, 0], m[..., 1, 0] - m[..., 0, 1]], -1)
-    sin = np.sin(angle)
-    scale = np.where(sin > 1e-6, angle / (2.0 * np.where(sin > 1e-6, sin, 1.0)), 0.5)
-    return v * scale[..., None]
+    """(..., 3, 3) rotations -> (..., 3) axis-angle."""
+    return _batched(lambda v: Rotation.from_matrix(v).as_rotvec(), m, 2)
 
 
 def matrix_exp(v: np.ndarray) -> np.ndarray:
-    """(..., 3) axis-angle -> (..., 3, 3) (Rodrigues)."""
-    angle = np.linalg.norm(v, axis=-1)
-    safe = np.where(angle > 1e-9, angle, 1.0)
-    k = v / safe[..., None]
-    kx, ky, kz = np.moveaxis(k, -1, 0)
-    o = np.zeros_like(kx)
-    kk = np.stack([o, -kz, ky, kz, o, -kx, -ky, kx, o], -1).reshape(v.shape[:-1] + (3, 3))
-    s, c = np.sin(angle)[..., None, None], np.cos(angle)[..., None, None]
-    eye = np.broadcast_to(np.eye(3), kk.shape)
-    return eye + s * kk + (1 - c) * (kk @ kk)
+    """(..., 3) axis-angle -> (..., 3, 3)."""
+    return _batched(lambda x: Rotation.from_rotvec(x).as_matrix(), v, 1)
 
 
 def rotation_between_np(a: np.ndarray, b: np.ndarray) -> np.ndarray:

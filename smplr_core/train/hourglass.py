@@ -25,7 +25,7 @@ import torch
 from smplr_core.frontends.hourglass.evaluate import (NUM_JOINTS, images_to_tensor, joint_errors_mm,
                                                      predict_root_relative)
 from smplr_core.frontends.hourglass.losses import hourglass_loss
-from smplr_core.frontends.hourglass.network import CONFIGS, HourglassConfig, VolumetricHourglass
+from smplr_core.frontends.hourglass.network import CONFIGS, HourglassConfig, VolumetricHourglass, load_hourglass
 from smplr_core.models.checkpoint import half_floats
 from smplr_core.synth.renderer import SyntheticRenderer
 
@@ -54,28 +54,11 @@ def _write(path: Path, state: dict) -> None:
     tmp.replace(path)
 
 
-def load_checkpoint(path: str | Path, device: str = "cpu") -> tuple[VolumetricHourglass, dict]:
-    """Load a hourglass checkpoint; a missing or corrupt file raises a clear error naming it."""
-    path = Path(path)
-    if not path.is_file():
-        raise FileNotFoundError(f"hourglass checkpoint not found: {path} "
-                                "(train one with: python -m smplr_core.train.hourglass)")
-    try:
-        state = torch.load(path, map_location=device, weights_only=False)
-        if state.get("format") != "smplr-hourglass-1":
-            raise ValueError("not a hourglass checkpoint")
-        model = VolumetricHourglass(HourglassConfig(**state["config"]))
-        model.load_state_dict(state["state_dict"])
-    except Exception as exc:  # unreadable, wrong format or mismatched weights
-        raise RuntimeError(f"cannot load hourglass checkpoint {path}: {exc}") from exc
-    return model.to(device).eval(), state
-
-
 def store_half(path: str | Path) -> None:
-    """Rewrite a trained checkpoint for shipping: weights as fp16, no optimiser state (``load_checkpoint``
+    """Rewrite a trained checkpoint for shipping: weights as fp16, no optimiser state (``load_hourglass``
     gives an fp32 network back); config, metrics, history and commands are kept."""
     path = Path(path)
-    _, state = load_checkpoint(path)  # a clear error for a missing or corrupt file
+    _, state = load_hourglass(path)  # a clear error for a missing or corrupt file
     state.pop("optimizer", None)
     state["state_dict"] = half_floats(state["state_dict"])
     state["stored_dtype"] = "float16"
@@ -128,14 +111,14 @@ def train(args: argparse.Namespace) -> dict:
     start_step, elapsed_before = 0, 0.0
     history: list[dict] = []
     if args.resume and out.is_file():
-        model, state = load_checkpoint(out, args.device)
+        model, state = load_hourglass(out, args.device)
         model.train()
         optimizer = torch.optim.Adam(model.parameters(), lr=args.lr)
         optimizer.load_state_dict(state["optimizer"])
         start_step, elapsed_before = state["step"], state["train_seconds"]
         history = state.get("history", [])
     if args.init and not (args.resume and out.is_file()):
-        model = load_checkpoint(args.init, args.device)[0].train()  # new run from trained weights
+        model = load_hourglass(args.init, args.device)[0].train()  # new run from trained weights
         if model.config != config:
             raise SystemExit(f"--init {args.init} holds a {model.config} network, not --config {args.config}")
         optimizer = torch.optim.Adam(model.parameters(), lr=args.lr)

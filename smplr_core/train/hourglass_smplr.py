@@ -25,7 +25,9 @@ from smplr_core.frontends.hourglass.evaluate import (NUM_JOINTS, images_to_tenso
                                                      vertex_error_mm)
 from smplr_core.frontends.hourglass.losses import hourglass_loss
 from smplr_core.frontends.hourglass.volume import volume_to_root_relative
-from smplr_core.train.hourglass import HELD_OUT_SEED, load_checkpoint, save_checkpoint
+from smplr_core.models.checkpoint import load_checkpoint
+from smplr_core.pipeline import load_smplr as core_load_smplr
+from smplr_core.train.hourglass import HELD_OUT_SEED, load_hourglass, save_checkpoint
 
 # Weight of the body reconstruction term (metres, L1) against the hourglass loss.
 SMPLR_LOSS_WEIGHT = 10.0
@@ -33,32 +35,13 @@ SMPLR_LR_FACTOR = 0.1
 
 
 def load_smplr(path: str | Path, device: str = "cpu"):
-    """The core's SMPLR from its checkpoint (the core's own loader when present)."""
-    from smplr_core.models.smplr import SMPLR, SMPLRConfig
-
-    try:
-        from smplr_core.pipeline import load_smplr as core_load_smplr
-    except ImportError:
-        core_load_smplr = None
+    """The core's SMPLR from its checkpoint; a checkpoint whose pose stage has not run yet is refused."""
     path = Path(path)
     if path.is_file():
-        stages = torch.load(path, map_location="cpu", weights_only=False).get("stages_done")
+        stages = load_checkpoint(path, kind="smplr").get("stages_done")
         if stages is not None and not any("pose" in s or "end" in s or "e2e" in s for s in stages):
             raise RuntimeError(f"{path} holds no trained SMPLR yet (stages done: {stages})")
-    if core_load_smplr is not None:
-        return core_load_smplr(path, device)
-    if not path.is_file():
-        raise FileNotFoundError(f"SMPLR checkpoint not found: {path} (train it with the core's training CLI)")
-    state = torch.load(path, map_location=device, weights_only=False)
-    cfg = state.get("config") or state.get("smplr_config")
-    weights = state.get("state_dict") or state.get("model") or state.get("smplr")
-    if isinstance(cfg, dict) and "smplr" in cfg and isinstance(cfg["smplr"], dict):
-        cfg = cfg["smplr"]
-    if cfg is None or weights is None:
-        raise RuntimeError(f"cannot read SMPLR config/state dict from {path}: keys {sorted(state)}")
-    model = SMPLR(SMPLRConfig.from_dict(cfg))
-    model.load_state_dict(weights)
-    return model.to(device).eval()
+    return core_load_smplr(path, device)
 
 
 def default_smplr_path() -> Path:
@@ -111,7 +94,7 @@ def train(args: argparse.Namespace) -> dict:
     torch.set_num_threads(args.threads)
     torch.manual_seed(args.seed)
     body = load_body_model(args.body_model)
-    hourglass, hg_state = load_checkpoint(args.hourglass)
+    hourglass, hg_state = load_hourglass(args.hourglass)
     args.smplr = args.smplr or default_smplr_path()
     smplr = load_smplr(args.smplr)
     config = hourglass.config
