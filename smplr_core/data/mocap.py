@@ -225,6 +225,15 @@ class RetargetedClip:
     durations_s: np.ndarray
 
 
+def global_to_local(globals_: np.ndarray, parents: np.ndarray) -> np.ndarray:
+    """World rotations (T, J, 3, 3) along a tree -> local rotations (joint 0 keeps its world rotation)."""
+    local = np.empty_like(globals_)
+    local[:, 0] = globals_[:, 0]
+    for j in range(1, globals_.shape[1]):
+        local[:, j] = np.swapaxes(globals_[:, parents[j]], -1, -2) @ globals_[:, j]
+    return local
+
+
 def rest_offsets(rest_joints: np.ndarray) -> dict[int, np.ndarray]:
     """Fixed per-limb rotation from the SMPL rest direction to the humanoid's (straight down).
 
@@ -256,10 +265,7 @@ def retarget_frames(frames: np.ndarray, rest_joints: np.ndarray, smpl_parents: n
             globals_[:, j] = g @ offsets[j] if j in offsets else g
         else:
             globals_[:, j] = globals_[:, smpl_parents[j]] @ derived_local[j]
-    local = np.empty_like(globals_)
-    local[:, 0] = globals_[:, 0]
-    for j in range(1, 24):
-        local[:, j] = np.swapaxes(globals_[:, smpl_parents[j]], -1, -2) @ globals_[:, j]
+    local = global_to_local(globals_, smpl_parents)
     return local
 
 

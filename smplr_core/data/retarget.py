@@ -25,7 +25,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from smplr_core.data import mocap
-from smplr_core.data.mocap import RetargetedClip, rotation_between_np
+from smplr_core.data.mocap import RetargetedClip, global_to_local, matrix_log, rotation_between_np
 from smplr_core.data.motion_files import Motion, euler_matrix
 
 # SMPL joint -> (source joint whose rotation drives it, source joint its limb points to or
@@ -214,10 +214,7 @@ def retarget_motion(motion: Motion, rest_joints: np.ndarray, smpl_parents: np.nd
             globals_[:, j] = g
         else:
             globals_[:, j] = globals_[:, smpl_parents[j]]
-    local = np.empty_like(globals_)
-    local[:, 0] = globals_[:, 0]
-    for j in range(1, 24):
-        local[:, j] = np.swapaxes(globals_[:, smpl_parents[j]], -1, -2) @ globals_[:, j]
+    local = global_to_local(globals_, smpl_parents)
     root = pos[:, motion.index(rig.root)] @ a.T
     return RetargetedClip(name=name or motion.path, rotations=local, root_position_m=root,
                           durations_s=np.full(t, motion.frame_time_s))
@@ -267,7 +264,6 @@ def knee_elbow_flexion_deg(clip: RetargetedClip) -> dict[str, np.ndarray]:
     """Signed flexion angles (degrees, per frame) of the knees and elbows, SMPL's conventions: knee
     about +x (bends the shin back), left elbow about -y, right elbow about +y (bend the forearm
     forward). A limb whose twist were flipped would bend the other way (negative angles)."""
-    from smplr_core.data.mocap import matrix_log
     aa = np.degrees(matrix_log(clip.rotations))
     return {"left_knee": aa[:, 4, 0], "right_knee": aa[:, 5, 0],
             "left_elbow": -aa[:, 18, 1], "right_elbow": aa[:, 19, 1]}
