@@ -51,6 +51,25 @@ BLAZEPOSE_NAMES: tuple[str, ...] = (
 )
 NUM_KEYPOINTS = len(BLAZEPOSE_NAMES)
 KEYPOINT_INDEX: dict[str, int] = {name: i for i, name in enumerate(BLAZEPOSE_NAMES)}
+# BlazePose left/right pairs, as index pairs (left, right): every "left_*" point with its "right_*"
+# point, then the mouth corners ("mouth_left", "mouth_right"). BLAZEPOSE_MIRROR: the permutation of
+# the 33 keypoints that exchanges every pair (the nose maps to itself).
+BLAZEPOSE_LR_PAIRS: tuple[tuple[int, int], ...] = tuple(
+    (i, BLAZEPOSE_NAMES.index("right_" + n[len("left_"):]))
+    for i, n in enumerate(BLAZEPOSE_NAMES)
+    if n.startswith("left_")
+) + ((BLAZEPOSE_NAMES.index("mouth_left"), BLAZEPOSE_NAMES.index("mouth_right")),)
+
+
+def mirror_permutation(pairs) -> tuple[int, ...]:
+    """The permutation of the 33 keypoints that exchanges the two points of every (left, right) pair."""
+    perm = list(range(NUM_KEYPOINTS))
+    for left, right in pairs:
+        perm[left], perm[right] = right, left
+    return tuple(perm)
+
+
+BLAZEPOSE_MIRROR: tuple[int, ...] = mirror_permutation(BLAZEPOSE_LR_PAIRS)
 
 # Where each point comes from on the free body (see smplr_core.body.build):
 #   coco:<label>   Anny's own COCO-WholeBody-style vertex regressor (Apache-2.0, anny/data/keypoints),

@@ -8,18 +8,15 @@ from dataclasses import dataclass
 
 import torch
 
-from smplr_core.body.keypoints import BLAZEPOSE_NAMES
+from smplr_core.body.keypoints import BLAZEPOSE_LR_PAIRS as _ALL_LR_PAIRS
+from smplr_core.body.keypoints import BLAZEPOSE_NAMES, mirror_permutation
 
-# BlazePose left/right pairs, as index pairs (left, right).
+# The left/right pairs the noise swaps (body/keypoints.py's table without the mouth corners, which
+# the noise has never swapped: the training data stays as it was), and their mirror permutation.
 BLAZEPOSE_LR_PAIRS: tuple[tuple[int, int], ...] = tuple(
-    (i, BLAZEPOSE_NAMES.index("right_" + n[len("left_"):]))
-    for i, n in enumerate(BLAZEPOSE_NAMES)
-    if n.startswith("left_")
-)
-# Mirror permutation of the 33 keypoints (left <-> right).
-BLAZEPOSE_MIRROR = list(range(len(BLAZEPOSE_NAMES)))
-for _l, _r in BLAZEPOSE_LR_PAIRS:
-    BLAZEPOSE_MIRROR[_l], BLAZEPOSE_MIRROR[_r] = _r, _l
+    p for p in _ALL_LR_PAIRS if BLAZEPOSE_NAMES[p[0]].startswith("left_"))
+BLAZEPOSE_MIRROR = list(mirror_permutation(BLAZEPOSE_LR_PAIRS))
+
 _pairs_by_part = {}
 for _l, _r in BLAZEPOSE_LR_PAIRS:
     _part = BLAZEPOSE_NAMES[_l][len("left_"):]
