@@ -22,6 +22,7 @@ import numpy as np
 import torch
 
 from smplr_core.body.keypoints import NUM_KEYPOINTS
+from smplr_core.frontends.leftright import LeftRightConsistency
 from smplr_core.frontends.smoothing import KeypointSmoother
 from smplr_core.pipeline import PipelineOutput
 
@@ -55,6 +56,8 @@ class FrameSettings:
     min_visibility: float = 0.5
     smoothing_min_cutoff_hz: float = 0.0  # One Euro filter on the 2D keypoints; 0 = off
     smoothing_beta: float = 30.0
+    # Undo BlazePose's mirrored left/right labels per track from its history (frontends/leftright.py).
+    lr_consistency: bool = True
 
     def __post_init__(self):
         if int(self.max_people) < 1:
@@ -64,6 +67,8 @@ class FrameSettings:
             if not (math.isfinite(value) and 0.0 <= value <= 1.0):
                 raise ValueError(f"{name} must be in [0, 1], got {value}")
         KeypointSmoother(self.smoothing_min_cutoff_hz, self.smoothing_beta)  # ValueError if invalid
+        if not isinstance(self.lr_consistency, (bool, np.bool_)):
+            raise ValueError(f"lr_consistency must be a bool, got {self.lr_consistency!r}")
 
 
 @dataclass
@@ -172,6 +177,7 @@ class Reconstructor:
         self.tracker.spread_first_detection = bool(live_stream)
         self.settings = FrameSettings()
         self.smoother = KeypointSmoother(0.0)
+        self.lr = LeftRightConsistency()
         self._lock = threading.Lock()
         self._pending: FrameSettings | None = None
         self._use(settings)
@@ -199,6 +205,8 @@ class Reconstructor:
         if (settings.smoothing_min_cutoff_hz, settings.smoothing_beta) != \
                 (old.smoothing_min_cutoff_hz, old.smoothing_beta):
             self.smoother = KeypointSmoother(settings.smoothing_min_cutoff_hz, settings.smoothing_beta)
+        if not settings.lr_consistency:
+            self.lr.reset()  # switched back on, it starts from the labels as reported
         self.settings = settings
 
     @property
@@ -210,6 +218,7 @@ class Reconstructor:
         """Forget tracks (e.g. when the video loops or the camera changes)."""
         self.tracker.reset()
         self.smoother.reset()
+        self.lr.reset()
 
     def warm_up(self) -> float:
         """Run every stage on blank input at the batch sizes a frame can bring (either lift, through
@@ -245,6 +254,8 @@ class Reconstructor:
         boxes = np.zeros((n, 4), np.float32)
         for i, person in enumerate(people):
             keypoints[i], visibility[i], boxes[i] = person.keypoints, person.visibility, person.box
+        if self.settings.lr_consistency:  # mirrored labels undone per track, in the tracker's pixels
+            keypoints, visibility = self.lr([p.track_id for p in people], keypoints, visibility, stamp_s)
         if distortion is not None and n:
             keypoints = undistort_points(keypoints, intrinsics, distortion)
         seen = visibility >= self.settings.min_visibility
