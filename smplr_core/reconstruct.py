@@ -267,6 +267,9 @@ def build_parser() -> argparse.ArgumentParser:
                         "(default 0 = off; 1 removes most jitter; docs/frontend.md)")
     p.add_argument("--smoothing-beta", type=float, default=30.0,
                    help="how fast the filter's cut-off rises with speed (default 30)")
+    p.add_argument("--no-lr-consistency", dest="lr_consistency", action="store_false",
+                   help="keep BlazePose's left/right labels as reported (default: mirrored labels are "
+                        "undone per track from its history; docs/frontend.md)")
     p.add_argument("--render", default="", help="also write an overlay video (mesh, skeleton, side view)")
     p.add_argument("--quiet", action="store_true", help="no progress bar")
     return p
@@ -285,7 +288,8 @@ def run(args: argparse.Namespace) -> dict[str, np.ndarray]:
     fps = args.fps or info.fps
     try:  # before the models load
         settings = FrameSettings(args.max_people, args.score_threshold, args.min_visibility,
-                                 args.smoothing, args.smoothing_beta)
+                                 args.smoothing, args.smoothing_beta,
+                                 lr_consistency=args.lr_consistency)
     except ValueError as exc:
         raise ValueError(f"--max-people / --score-threshold / --min-visibility / --smoothing / "
                          f"--smoothing-beta: {exc}") from None

@@ -108,6 +108,9 @@ RECONSTRUCT_PARAMS: tuple[ParamSpec, ...] = (
     ParamSpec("smoothing_beta", 30.0,
               "How fast the filter's cut-off rises with keypoint speed (per person height per "
               "second); higher = less lag in fast moves, more jitter", low=0.0, high=1000.0),
+    ParamSpec("lr_consistency", True,
+              "Undo BlazePose's mirrored left/right labels (whole body, arms, legs) per track from "
+              "its previous frames before the 3D lift (docs/frontend.md, Left/right consistency)"),
     ParamSpec("publish_mesh", True, "Publish the body mesh (markers TRIANGLE_LIST and /human_pose/mesh)"),
     ParamSpec("marker_mesh_decimation", 4,
               "Keep every n-th mesh triangle in the RViz marker (1 = full mesh)", low=1, high=64),
