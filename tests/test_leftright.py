@@ -1,8 +1,10 @@
 """Left/right consistency per track (smplr_core/frontends/leftright.py) and its place in the frame path."""
+import cv2
 import numpy as np
 import pytest
 import torch
 
+from frontend_helpers import video_frames
 from smplr_core.body.keypoints import BLAZEPOSE_LR_PAIRS, BLAZEPOSE_MIRROR, BLAZEPOSE_NAMES, NUM_KEYPOINTS
 from smplr_core.frame import FrameSettings, Reconstructor
 from smplr_core.frontends.leftright import GROUP_NAMES, LeftRightConsistency, labelling_index
@@ -183,9 +185,6 @@ def rec():
 
 @pytest.mark.parametrize("on", [False, True])
 def test_the_frame_path_corrects_only_when_lr_consistency_is_on(rec, on):
-    from tests.frontend_helpers import video_frames
-    import cv2
-
     frames = [cv2.resize(f, (640, 360), interpolation=cv2.INTER_AREA)
               for f in video_frames("sports2d_demo.mp4", limit=15)[8:]]     # the person is tracked
     intr = np.array([640.0, 640.0, 320.0, 180.0], np.float32)
