@@ -3,7 +3,7 @@
 
     .venv/bin/python bench/frontend.py [--threads 2] [--device cpu] [--frames 60] [--rounds 3]
 
-Prints one table and writes bench/results/frontend.json:
+Prints one table and writes its keys into bench/results/frontend.json (bench/leftright.py's keys stay):
 - latency_ms_single: median time of ``PoseTracker(max_people=1)`` per 640x480 frame in tracking
   mode (the sports2d demo video letterboxed to 640x480; the detection frame is excluded), with
   torch at the better of ``--threads`` and one thread (the row used is named in the JSON). Every
@@ -246,7 +246,9 @@ def main() -> None:
                     "single_not_slower_than_reference": True},
     }
     RESULTS.parent.mkdir(parents=True, exist_ok=True)
-    RESULTS.write_text(json.dumps(result, indent=2) + "\n")
+    # Keys of the other benchmark writing this file (bench/leftright.py) are kept.
+    kept = json.loads(RESULTS.read_text()) if RESULTS.exists() else {}
+    RESULTS.write_text(json.dumps({**kept, **result}, indent=2) + "\n")
 
     print(f"load average at the end: {os.getloadavg()[0]:.1f} on {os.cpu_count()} cores")
     print(f"{'case':<28}{'median ms':>10}{'mean ms':>10}{'p90 ms':>10}{'people':>8}")
