@@ -15,7 +15,7 @@ from __future__ import annotations
 import math
 import threading
 import time
-from dataclasses import dataclass, fields
+from dataclasses import dataclass, fields, replace
 from typing import Protocol
 
 import numpy as np
@@ -58,6 +58,11 @@ class FrameSettings:
     smoothing_beta: float = 30.0
     # Undo BlazePose's mirrored left/right labels per track from its history (frontends/leftright.py).
     lr_consistency: bool = True
+    # Ghost filters (0 = off): people whose keypoint box's longer side is shorter than this many
+    # pixels are dropped before the lift; people whose lifted pelvis lies farther from the camera
+    # than this many metres are dropped after it.
+    min_person_height_px: float = 40.0
+    max_distance_m: float = 20.0
 
     def __post_init__(self):
         if int(self.max_people) < 1:
@@ -69,6 +74,10 @@ class FrameSettings:
         KeypointSmoother(self.smoothing_min_cutoff_hz, self.smoothing_beta)  # ValueError if invalid
         if not isinstance(self.lr_consistency, (bool, np.bool_)):
             raise ValueError(f"lr_consistency must be a bool, got {self.lr_consistency!r}")
+        for name in ("min_person_height_px", "max_distance_m"):
+            value = float(getattr(self, name))
+            if not (math.isfinite(value) and value >= 0.0):
+                raise ValueError(f"{name} must be a finite number >= 0 (0 = off), got {value}")
 
 
 @dataclass
@@ -91,9 +100,19 @@ class FrameResult:
     intrinsics: np.ndarray       # (4,) fx, fy, cx, cy used
     frontend_ms: float = 0.0
     lift_ms: float = 0.0
+    dropped_small: int = 0       # people the tracker returned below min_person_height_px
+    dropped_far: int = 0         # people lifted beyond max_distance_m
 
     def __len__(self) -> int:
         return int(self.track_ids.shape[0])
+
+    def select(self, keep: np.ndarray) -> "FrameResult":
+        """The people where ``keep`` (N,) bool is true (every per-person field indexed)."""
+        n = len(self)
+        return replace(self, **{f.name: getattr(self, f.name)[keep] for f in fields(self)
+                                if isinstance(getattr(self, f.name), np.ndarray)
+                                and getattr(self, f.name).ndim and getattr(self, f.name).shape[0] == n
+                                and f.name != "intrinsics"})
 
 
 def to_numpy(out: PipelineOutput) -> dict[str, np.ndarray]:
@@ -247,6 +266,10 @@ class Reconstructor:
         stamp_s = time.monotonic() if stamp_s is None else float(stamp_s)
         people = self.tracker(rgb)  # kept while pose score >= detection_score_threshold
         people = sorted(people, key=lambda p: -float(p.score))[: self.settings.max_people]
+        min_px = self.settings.min_person_height_px
+        tall = [min_px <= 0 or float(np.max(p.box[2:] - p.box[:2])) >= min_px for p in people]
+        dropped_small = len(people) - sum(tall)
+        people = [p for p, ok in zip(people, tall) if ok]
         frontend_ms = 1000 * (time.perf_counter() - start)
         n = len(people)
         keypoints = np.zeros((n, NUM_KEYPOINTS, 2), np.float32)
@@ -263,7 +286,15 @@ class Reconstructor:
             keypoints = self.smoother([p.track_id for p in people], keypoints, seen, stamp_s)
         ids = np.array([int(p.track_id) for p in people], np.int64)
         scores = np.array([float(p.score) for p in people], np.float32)
-        return self.lift_people(rgb, ids, scores, keypoints, visibility, boxes, intrinsics, frontend_ms)
+        result = self.lift_people(rgb, ids, scores, keypoints, visibility, boxes, intrinsics, frontend_ms)
+        result.dropped_small = dropped_small
+        max_m = self.settings.max_distance_m
+        if max_m > 0 and len(result):
+            far = result.valid & (result.joints[:, 0, 2] > max_m)  # pelvis depth
+            if far.any():
+                result = result.select(~far)
+                result.dropped_far = int(far.sum())
+        return result
 
     @torch.inference_mode()
     def lift_people(self, rgb: np.ndarray, track_ids: np.ndarray, scores: np.ndarray, keypoints: np.ndarray,

@@ -270,6 +270,12 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--no-lr-consistency", dest="lr_consistency", action="store_false",
                    help="keep BlazePose's left/right labels as reported (default: mirrored labels are "
                         "undone per track from its history; docs/frontend.md)")
+    p.add_argument("--min-height", type=float, default=FrameSettings.min_person_height_px, metavar="PX",
+                   help="ghost filter: skip people whose keypoint box's longer side is shorter than "
+                        f"this (default {FrameSettings.min_person_height_px:g} px; 0 = off)")
+    p.add_argument("--max-distance", type=float, default=FrameSettings.max_distance_m, metavar="M",
+                   help="ghost filter: skip people whose pelvis is farther from the camera than this "
+                        f"(default {FrameSettings.max_distance_m:g} m; 0 = off; scales with --fx)")
     p.add_argument("--render", default="", help="also write an overlay video (mesh, skeleton, side view)")
     p.add_argument("--quiet", action="store_true", help="no progress bar")
     return p
@@ -289,10 +295,11 @@ def run(args: argparse.Namespace) -> dict[str, np.ndarray]:
     try:  # before the models load
         settings = FrameSettings(args.max_people, args.score_threshold, args.min_visibility,
                                  args.smoothing, args.smoothing_beta,
-                                 lr_consistency=args.lr_consistency)
+                                 lr_consistency=args.lr_consistency,
+                                 min_person_height_px=args.min_height, max_distance_m=args.max_distance)
     except ValueError as exc:
         raise ValueError(f"--max-people / --score-threshold / --min-visibility / --smoothing / "
-                         f"--smoothing-beta: {exc}") from None
+                         f"--smoothing-beta / --min-height / --max-distance: {exc}") from None
     width, height = resized_size(info.width, info.height, args.width)
     scale = width / info.width
     intrinsics = default_intrinsics(info.width, info.height, args.fx, args.fy, args.cx, args.cy) * scale

@@ -111,6 +111,13 @@ RECONSTRUCT_PARAMS: tuple[ParamSpec, ...] = (
     ParamSpec("lr_consistency", True,
               "Undo BlazePose's mirrored left/right labels (whole body, arms, legs) per track from "
               "its previous frames before the 3D lift (docs/frontend.md, Left/right consistency)"),
+    ParamSpec("min_person_height_px", 40.0,
+              "Ghost filter: people whose keypoint box's longer side is shorter than this are not "
+              "lifted or published (0 = off)", low=0.0, high=100000.0, unit="px"),
+    ParamSpec("max_distance_m", 20.0,
+              "Ghost filter: people whose lifted pelvis is farther from the camera than this are "
+              "not published (0 = off; distances scale with the focal length, so set fx or send "
+              "camera_info)", low=0.0, high=1000.0, unit="m"),
     ParamSpec("publish_mesh", True, "Publish the body mesh (markers TRIANGLE_LIST and /human_pose/mesh)"),
     ParamSpec("marker_mesh_decimation", 4,
               "Keep every n-th mesh triangle in the RViz marker (1 = full mesh)", low=1, high=64),

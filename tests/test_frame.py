@@ -148,9 +148,41 @@ def test_max_people_applies_to_the_tracker(rec, frame):
 
 def test_bad_settings_are_refused():
     for bad in (dict(max_people=0), dict(min_visibility=1.5), dict(detection_score_threshold=-0.1),
-                dict(smoothing_min_cutoff_hz=-1.0)):
+                dict(smoothing_min_cutoff_hz=-1.0), dict(min_person_height_px=-1.0),
+                dict(max_distance_m=float("nan"))):
         with pytest.raises(ValueError):
             FrameSettings(**bad)
+
+
+def test_ghost_filters_drop_small_and_far_people_and_count_them(rec, frame):
+    rgb, intr = frame
+    try:
+        rec.apply(FrameSettings(min_person_height_px=0.0, max_distance_m=0.0))
+        rec.reset()
+        everyone = rec(rgb, intr)
+        assert len(everyone) >= 1 and everyone.dropped_small == everyone.dropped_far == 0
+        depth = everyone.joints[:, 0, 2]
+        long_side = (everyone.keypoints_2d.max(1) - everyone.keypoints_2d.min(1)).max(1)
+        # The defaults keep the people of the sample video (about 6 m away, over 100 px tall).
+        rec.apply(FrameSettings())
+        rec.reset()
+        assert len(rec(rgb, intr)) == len(everyone)
+        # A distance limit between the nearest and the farthest person keeps exactly the near ones.
+        limit = float(depth.min()) + 0.01
+        rec.apply(FrameSettings(min_person_height_px=0.0, max_distance_m=limit))
+        rec.reset()
+        near = rec(rgb, intr)
+        assert len(near) == int((depth <= limit).sum()) and near.dropped_far == len(everyone) - len(near)
+        assert (near.joints[:, 0, 2] <= limit).all()
+        assert near.joints.shape[0] == near.vertices.shape[0] == near.track_ids.shape[0] == len(near)
+        # A height limit above everyone drops them all before the lift.
+        rec.apply(FrameSettings(min_person_height_px=float(long_side.max()) + 1.0, max_distance_m=0.0))
+        rec.reset()
+        none = rec(rgb, intr)
+        assert len(none) == 0 and none.dropped_small == len(everyone)
+    finally:
+        rec.apply(FrameSettings())
+        rec.reset()
 
 
 def test_world_landmarks_are_not_computed(rec, frame):

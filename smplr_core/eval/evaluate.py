@@ -147,11 +147,34 @@ class Evaluator:
             "per_joint_mm": metrics.per_joint_error_mm(j, g["joints"]),
         }
 
-    def root_error_mm(self, kp3: torch.Tensor, data: dict) -> torch.Tensor:
-        """Camera-frame pelvis error (mm) of the translation fit from the noisy 2D keypoints."""
+    def root_fit(self, kp3: torch.Tensor, data: dict) -> torch.Tensor:
+        """(B, 3) camera-frame pelvis of the translation fit from the noisy 2D keypoints."""
         w = (data["visibility"] >= 0.5).float()
         t, _ = fit_translation(kp3, data["keypoints"], w, data["intrinsics"])
-        return (t - data["root_cam"]).norm(dim=-1) * metrics.MM
+        return t
+
+    def root_error_mm(self, kp3: torch.Tensor, data: dict) -> torch.Tensor:
+        """Camera-frame pelvis error (mm) of the translation fit from the noisy 2D keypoints."""
+        return (self.root_fit(kp3, data) - data["root_cam"]).norm(dim=-1) * metrics.MM
+
+    @torch.no_grad()
+    def root_depth(self, kp3: torch.Tensor | None = None) -> dict:
+        """The pelvis depth error of DAE -> SMPLR -> translation fit from noisy 2D, in % of the true
+        depth: median and mean overall and per distance bin (DISTANCE_BINS_M)."""
+        d = self.data
+        if kp3 is None:
+            kp3 = self.smplr_metrics(self.smplr_e2e, self.dae_points(d))["_keypoints3d"]
+        z = d["root_cam"][:, 2]
+        signed = (self.root_fit(kp3, d)[:, 2] - z) / z * 100.0
+        pct = signed.abs()
+        out = {"median_pct": float(pct.median()), "mean_pct": float(pct.mean()),
+               "signed_median_pct": float(signed.median()), "bins_m": list(DISTANCE_BINS_M),
+               "median_pct_by_bin": [], "count": []}
+        for lo, hi in zip(DISTANCE_BINS_M[:-1], DISTANCE_BINS_M[1:]):
+            m = (z >= lo) & (z < hi)
+            out["count"].append(int(m.sum()))
+            out["median_pct_by_bin"].append(float(pct[m].median()) if m.any() else None)
+        return out
 
     @torch.no_grad()
     def run(self) -> dict:
@@ -176,6 +199,7 @@ class Evaluator:
             "joint_names": list(SMPL_JOINT_NAMES),
             "noise": self.noise_curve(),
             "distance": self.distance_curve(per["dae_smplr_noisy2d"]),
+            "root_depth": self.root_depth(per["dae_smplr_noisy2d"]["_keypoints3d"]),
         }
         out = {"rows": rows, "curves": curves, "samples": int(d["betas"].shape[0]),
                "held_out_clips": list(mocap.HELD_OUT_CLIPS), "seed": self.seed, "repeats": self.repeats,
