@@ -105,6 +105,8 @@ class Stats:
         self.done_times = deque(maxlen=STATS_WINDOW)
         self.first_done = None
         self.people_last = 0
+        self.dropped_small = 0  # people the ghost filters removed, since start
+        self.dropped_far = 0
         self.lost = 0                    # samples DDS reported lost before they reached the node
         self.start = time.monotonic()
 
@@ -378,6 +380,8 @@ def make_node_class():
             if len(result) == 0 and self.stats.people_last > 0:
                 self._log_throttled("nobody", "nobody in view: publishing empty People messages")
             self.stats.people_last = len(result)
+            self.stats.dropped_small += result.dropped_small
+            self.stats.dropped_far += result.dropped_far
             # Markers and meshes are large (tens of thousands of points): built only for someone
             # who listens, after People is out, and serialised straight from the arrays.
             if self.markers_pub.get_subscription_count() > 0:
@@ -479,6 +483,8 @@ def make_node_class():
                 "errors": str(s.errors),
                 "last_error": s.last_error,
                 "people_last_frame": str(s.people_last),
+                "people_dropped_small": str(s.dropped_small),
+                "people_dropped_far": str(s.dropped_far),
                 "camera_info": (f"rejected: {self.info_rejection}" if self.info_rejection
                                 else self._info_text()),
                 "camera_info_rejected": str(self.info_rejected),

@@ -416,3 +416,20 @@ def test_a_runtime_change_of_a_frame_setting_reaches_the_next_frames(graph, walk
         _set(probe, "detection_score_threshold", 0.5)
     assert send_good_frame(probe, walking_frame).people
     assert_alive(node_proc)
+
+
+def test_ghost_filter_drops_people_beyond_max_distance_and_diagnostics_count_them(graph, walking_frame):
+    """max_distance_m 1 m: the walkers (several metres away) are not published and the drop shows
+    on /diagnostics; back to the default: they return."""
+    probe, node_proc = graph
+    assert send_good_frame(probe, walking_frame).people
+    try:
+        _set(probe, "max_distance_m", 1.0)
+        assert send_good_frame(probe, walking_frame).people == []
+        status = _stream(probe, walking_frame, 10.0, 20.0,
+                         lambda s: int(status_values(s).get("people_dropped_far", "0")) > 0)
+        assert status is not None, "people_dropped_far never counted the dropped people"
+    finally:
+        _set(probe, "max_distance_m", 20.0)
+    assert send_good_frame(probe, walking_frame).people
+    assert_alive(node_proc)
