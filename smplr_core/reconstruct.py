@@ -281,6 +281,19 @@ def build_parser() -> argparse.ArgumentParser:
     return p
 
 
+# The command-line option of each frame setting, by the name its ValueError starts with.
+SETTING_OPTIONS = {"max_people": "--max-people", "detection_score_threshold": "--score-threshold",
+                   "min_visibility": "--min-visibility", "min_cutoff_hz": "--smoothing",
+                   "beta": "--smoothing-beta", "min_person_height_px": "--min-height",
+                   "max_distance_m": "--max-distance"}
+
+
+def _settings_option(message: str) -> str:
+    """The option a FrameSettings error is about (all of them when it names none)."""
+    name = message.split(" ", 1)[0]
+    return SETTING_OPTIONS.get(name, " / ".join(SETTING_OPTIONS.values()))
+
+
 def run(args: argparse.Namespace) -> dict[str, np.ndarray]:
     from tqdm import tqdm
 
@@ -298,8 +311,7 @@ def run(args: argparse.Namespace) -> dict[str, np.ndarray]:
                                  lr_consistency=args.lr_consistency,
                                  min_person_height_px=args.min_height, max_distance_m=args.max_distance)
     except ValueError as exc:
-        raise ValueError(f"--max-people / --score-threshold / --min-visibility / --smoothing / "
-                         f"--smoothing-beta / --min-height / --max-distance: {exc}") from None
+        raise ValueError(f"{_settings_option(str(exc))}: {exc}") from None
     width, height = resized_size(info.width, info.height, args.width)
     scale = width / info.width
     intrinsics = default_intrinsics(info.width, info.height, args.fx, args.fy, args.cx, args.cy) * scale

@@ -183,7 +183,7 @@ def test_worker_processes_and_time_budget(tmp_path):
     cfg = replace(TINY, steps={"dae": 100_000, "smplr-shape": 2, "smplr-pose": 2, "end2end": 2})
     logs = []
     trainer = Trainer(cfg, H.body(), tmp_path / "w", tmp_path / "state", seed=0, progress=False,
-                      log=logs.append, workers=2, stage_minutes=0.1)
+                      log=logs.append, workers=2, stage_minutes=0.2)
     trainer.run(["dae"])
     assert any("time budget" in line for line in logs), logs
     assert 0 < trainer.state.history["dae"][-1]["step"] < 100_000

@@ -101,4 +101,4 @@ def test_cli_refuses_negative_smoothing(tmp_path, capsys):
     import cv2
     cv2.imwrite(str(video / "a.png"), np.zeros((64, 64, 3), np.uint8))
     assert reconstruct_main([str(video), "--out", str(tmp_path / "o.npz"), "--smoothing", "-1"]) == 2
-    assert "--smoothing / --smoothing-beta: min_cutoff_hz must be >= 0" in capsys.readouterr().err
+    assert "error: --smoothing: min_cutoff_hz must be >= 0" in capsys.readouterr().err
