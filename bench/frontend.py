@@ -56,6 +56,11 @@ TARGET_SINGLE_MS = 15.0
 TARGET_RECALL = 0.8
 CROWD_FIRST_FRAME = 690  # vtest frames 690-750 hold six to eight people: four are always tracked
 BOX_MARGIN = 0.2  # a marked point may lie this fraction of the box size outside a returned box
+SAMPLE_MARKS = ROOT / "tests" / "data" / "sports2d_marks.json"
+SAMPLE_WIDTH = 640  # scripts/demo.sh: the video source resizes the sample video to this width
+SAMPLE_SOURCE_WIDTH = 1768  # the marks are in the video's own pixels
+SAMPLE_MAX_PEOPLE = 4  # the node's default max_people
+TARGET_SAMPLE_RECALL = 0.9
 
 
 def letterbox(frame: np.ndarray, width: int = 640, height: int = 480) -> np.ndarray:
@@ -145,12 +150,12 @@ def time_rows(cases: dict, rounds: int) -> dict:
     return {name: summary(*v) for name, v in pooled.items()}
 
 
-def match_people(points: np.ndarray, boxes: np.ndarray, margin: float = BOX_MARGIN) -> int:
-    """How many hand-marked points (P, 2) are covered by distinct returned boxes (R, 4): a point
+def matched_points(points: np.ndarray, boxes: np.ndarray, margin: float = BOX_MARGIN) -> set[int]:
+    """Indices of the hand-marked points (P, 2) covered by distinct returned boxes (R, 4): a point
     matches a box that contains it once enlarged by ``margin`` of its size on each side; greedy
     by distance to the box centre."""
     if len(points) == 0 or len(boxes) == 0:
-        return 0
+        return set()
     size = boxes[:, 2:] - boxes[:, :2]
     lo, hi = boxes[:, :2] - margin * size, boxes[:, 2:] + margin * size
     inside = np.all((points[:, None] >= lo[None]) & (points[:, None] <= hi[None]), axis=-1)  # (P, R)
@@ -161,7 +166,13 @@ def match_people(points: np.ndarray, boxes: np.ndarray, margin: float = BOX_MARG
         if a not in used_p and b not in used_b:
             used_p.add(a)
             used_b.add(b)
-    return len(used_p)
+    return {int(a) for a in used_p}
+
+
+def match_people(points: np.ndarray, boxes: np.ndarray, margin: float = BOX_MARGIN) -> int:
+    """How many hand-marked points (P, 2) are covered by distinct returned boxes (R, 4)
+    (:func:`matched_points`)."""
+    return len(matched_points(points, boxes, margin))
 
 
 def vtest_recall(tracker) -> dict:
@@ -182,6 +193,63 @@ def vtest_recall(tracker) -> dict:
     present = sum(len(v) for v in marked.values())
     return {"recall": found / present, "found": found, "present": present, "returned": returned,
             "unmatched_returned": returned - found, "per_frame": per_frame}
+
+
+def sample_tracker(model: str = "full", device: str = "cpu") -> PoseTracker:
+    """The tracker as the ROS node builds it (``frame.Reconstructor`` with ``live_stream``): four
+    people, no world landmarks, the first detection spread over frames like every later one."""
+    trk = PoseTracker(model=model, max_people=SAMPLE_MAX_PEOPLE, device=device, world=False)
+    trk.spread_first_detection = True
+    return trk
+
+
+def sample_frames(width: int = SAMPLE_WIDTH) -> list[np.ndarray]:
+    """Every frame of the sample video, resized to ``width`` as scripts/demo.sh has the video
+    source do (INTER_AREA, RGB)."""
+    from smplr_core.reconstruct import iter_frames
+    from smplr_core.frontends.blazepose.assets import media_path
+    return [rgb for _, rgb in iter_frames(media_path("sports2d_demo.mp4"), width)]
+
+
+def sample_video_recall(tracker: PoseTracker, frames: list[np.ndarray] | None = None) -> dict:
+    """Tracking-mode recall over the hand-marked frames of the sample video
+    (tests/data/sports2d_marks.json): one tracker runs over every frame in order, never reset, and
+    at each marked frame a person counts as found when a returned box covers their mark
+    (:func:`matched_points`). Also the time of every frame, split by whether it ran detection."""
+    spec = json.loads(SAMPLE_MARKS.read_text())
+    frames = sample_frames() if frames is None else frames
+    scale = frames[0].shape[1] / SAMPLE_SOURCE_WIDTH
+    tracker.reset()
+    per_person: dict[str, list[int]] = {}
+    per_frame = {}
+    det_ms, track_ms = [], []
+    for idx, frame in enumerate(frames):
+        t0 = time.perf_counter()
+        people = tracker(frame)
+        ms = (time.perf_counter() - t0) * 1e3
+        (det_ms if tracker.last_detected else track_ms).append(ms)
+        marks = spec["people"].get(str(idx))
+        if marks is None:
+            continue
+        names = sorted(marks)
+        points = np.array([marks[n] for n in names], dtype=np.float64).reshape(-1, 2) * scale
+        boxes = np.array([p.box for p in people], dtype=np.float64).reshape(-1, 4)
+        hit = matched_points(points, boxes)
+        for k, name in enumerate(names):
+            per_person.setdefault(name, [0, 0])
+            per_person[name][0] += k in hit
+            per_person[name][1] += 1
+        per_frame[str(idx)] = {"found": [names[k] for k in sorted(hit)],
+                               "missed": [n for k, n in enumerate(names) if k not in hit],
+                               "returned": len(people)}
+    recall = {name: f / m for name, (f, m) in per_person.items()}
+    timing = lambda t: {"frames": len(t), "mean_ms": float(np.mean(t)) if t else 0.0,  # noqa: E731
+                        "median_ms": float(np.median(t)) if t else 0.0}
+    return {"recall": min(recall.values()), "per_person": {n: {"found": f, "marked": m, "recall": f / m}
+                                                           for n, (f, m) in sorted(per_person.items())},
+            "per_frame": per_frame, "width": int(frames[0].shape[1]),
+            "timing": {"all": timing(det_ms + track_ms), "detection_frames": timing(det_ms),
+                       "tracking_frames": timing(track_ms)}}
 
 
 def main() -> None:

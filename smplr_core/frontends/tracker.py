@@ -126,6 +126,7 @@ class PoseTracker:
         self._frames_since_detection = 0
         self._tile_cursor = 0
         self._first_frame = True
+        self.last_detected = False  # whether the last call ran the detector
 
     def warm_up(self) -> float:
         """Run both networks on blank crops at every batch size tracking uses, so that the first
@@ -230,6 +231,7 @@ class PoseTracker:
                                   and self._frames_since_detection >= self.redetect_interval)
         rois, ids = (tracked, list(self._tracks.ids)) if n_tracked else (
             torch.zeros(0, 4, device=self.device), [])
+        self.last_detected = need
         if need:
             self._frames_since_detection = 0
             # Every tile on the first frame; later a few per detection, round-robin, so that an
