@@ -292,6 +292,7 @@ def main() -> None:
     if args.recall_only:
         result = json.loads(RESULTS.read_text()) if RESULTS.exists() else {}
         result.update(recall_results(args.model, args.device))
+        result.setdefault("targets", {})["sample_video_recall"] = TARGET_SAMPLE_RECALL
         RESULTS.parent.mkdir(parents=True, exist_ok=True)
         RESULTS.write_text(json.dumps(result, indent=2) + "\n")
         print_recall(result)

@@ -48,6 +48,7 @@ README_FIGURES = {
     "reference runtime": ("frontend", ["rows.reference_single_1thread.median_ms", "rows.reference_single.median_ms"]),
     "BlazePose port, four people": ("frontend", ["rows.4people_1thread.median_ms", "rows.4people.median_ms"]),
     "people found in vtest.avi": ("frontend", ["vtest_recall"]),
+    "people found in the sample video": ("frontend", ["sample_video_recall"]),
     "node over DDS": ("node", ["fps"]),
     "node latency": ("node", ["latency_ms_p50", "latency_ms_p95"]),
     "node with `/human_pose/markers`": ("node", ["markers_subscribed.fps", "markers_subscribed.latency_ms_p50"]),
