@@ -54,6 +54,7 @@ README_FIGURES = {
     "people found on blank and noise frames": ("frontend", ["false_people_per_blank_frame",
                                                            "vtest_false_people_per_frame"]),
     "pelvis depth error from noisy 2D": ("frontend", ["root_depth_error_pct_median"]),
+    "people found in the sample video": ("frontend", ["sample_video_recall"]),
     "node over DDS": ("node", ["fps"]),
     "node latency": ("node", ["latency_ms_p50", "latency_ms_p95"]),
     "node with `/human_pose/markers`": ("node", ["markers_subscribed.fps", "markers_subscribed.latency_ms_p50"]),

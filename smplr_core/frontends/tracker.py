@@ -8,8 +8,11 @@ Per frame (all on ``device``; numpy only at the API boundary):
    on the first frame after a reset, then ``tiles_per_detection`` of them at a time, round-robin;
    with ``spread_first_detection`` the first frame too takes only ``tiles_per_detection`` tiles:
    the 21 detector crops of a full pass cost about 0.16 s on this CPU, a live stream's first
-   frame then costs about as much as any detection frame). Weighted NMS merges the
-   detections; each one gives a rotated ROI from its two alignment keypoints.
+   frame then costs about as much as any detection frame). With ``medium_scale`` (default) every
+   detection also covers the image with two squares of its short side, so that a person of a
+   third to a half of the frame's height is found at once wherever they stand (too small for the
+   whole-image pass, too large for a tile). Weighted NMS merges the detections of each pass; each
+   one gives a rotated ROI from its two alignment keypoints.
 2. **Landmarks**: all ROIs (tracked + new) are cropped with one ``grid_sample`` and go through the
    landmark network in one batch. A person is kept while the pose flag is >= ``min_pose_score``.
 3. **Tracking**: the next frame's ROI of each person comes from this frame's alignment landmarks,
@@ -44,6 +47,13 @@ DUPLICATE_DISTANCE_FRACTION = 0.1
 # New detections beyond the free places that still get a landmark pass on a detection frame:
 # the landmark network's pose flag picks the real people among them.
 CANDIDATE_SURPLUS = 4
+# Detections in the medium squares need at least this score: at 0.4-0.6 a ghost in skimage's
+# rocket image passed the pose flag (0.74-0.88); at 0.7 the sample video lost one marked frame.
+MEDIUM_MIN_DETECTION_SCORE = 0.7
+# A new candidate whose keypoint box lies more than this fraction inside a tracked person's box
+# is a duplicate of that person (not applied between new candidates: in a crowd, a person
+# partly behind another is a new candidate inside the other's box).
+CONTAINED_FRACTION = 0.7
 
 
 @dataclass
@@ -89,14 +99,16 @@ class PoseTracker:
     model: landmark network "lite" | "full" | "heavy"; device: "cpu" | "cuda" | torch.device;
     tile_grid: (rows, cols) of overlapping detector tiles added to the whole-image pass
     (None: whole image only); optimise: trace + freeze the networks (faster on CPU);
-    crop: "auto" | "opencv" | "torch" (how ROIs are cropped; both sample the same points).
+    crop: "auto" | "opencv" | "torch" (how ROIs are cropped; both sample the same points);
+    medium_scale: every detection also looks at two squares of the image's short side (people
+    too small for the whole-image pass and too large for a tile; docs/frontend.md).
     """
 
     def __init__(self, model: str = "full", max_people: int = 4, device: str | torch.device = "cpu",
                  min_detection_score: float = 0.4, min_pose_score: float = 0.5,
                  redetect_interval: int = 8, tile_grid: tuple[int, int] | None = (4, 5),
                  tiles_per_detection: int = 4, optimise: bool = True, world: bool = True,
-                 crop: str = "auto"):
+                 crop: str = "auto", medium_scale: bool = True):
         if max_people < 1:
             raise ValueError(f"max_people must be >= 1, got {max_people}")
         if redetect_interval < 1:
@@ -117,6 +129,7 @@ class PoseTracker:
         self.landmarks = BlazePoseLandmarks(model, self.device, optimise=optimise)
         self.anchors = P.ssd_anchors(DETECTOR_INPUT_SIZE).to(self.device)
         self.spread_first_detection = False
+        self.medium_scale = medium_scale
         self.reset()
 
     def reset(self) -> None:
@@ -126,6 +139,7 @@ class PoseTracker:
         self._frames_since_detection = 0
         self._tile_cursor = 0
         self._first_frame = True
+        self.last_detected = False  # whether the last call ran the detector
 
     def warm_up(self) -> float:
         """Run both networks on blank crops at every batch size tracking uses, so that the first
@@ -134,7 +148,8 @@ class PoseTracker:
         Returns the seconds it took (about 2 s on 2 cores with the defaults)."""
         start = time.perf_counter()
         tiles = 0 if self.tile_grid is None else self.tile_grid[0] * self.tile_grid[1]
-        detector_batches = sorted({1 + tiles, 1 + min(tiles, self.tiles_per_detection)})
+        medium = 2 if self.medium_scale else 0
+        detector_batches = sorted({1 + medium + tiles, 1 + medium + min(tiles, self.tiles_per_detection)})
         landmark_batches = range(1, self.max_people + CANDIDATE_SURPLUS + 1)
         dev = self.device
         with torch.inference_mode():
@@ -160,8 +175,16 @@ class PoseTracker:
             return torch.from_numpy(crops).to(self.device).permute(0, 3, 1, 2).float().div_(255.0)
         return P.crop_rois(frame.tensor, rois, size)
 
+    def _medium_rois(self, h: int, w: int) -> torch.Tensor:
+        """Squares of the image's short side along its long side (two for 16:9 and 4:3), for
+        people too small for the whole image and too large for the tiles."""
+        if not self.medium_scale:
+            return torch.zeros(0, 4, device=self.device)
+        grid = (1, 2) if w >= h else (2, 1)
+        return P.tile_rois(h, w, grid, overlap=0.0, device=self.device)
+
     def _detection_rois(self, h: int, w: int, all_tiles: bool) -> torch.Tensor:
-        rois = P.letterbox_roi(h, w, self.device)
+        rois = torch.cat([P.letterbox_roi(h, w, self.device), self._medium_rois(h, w)])
         if self.tile_grid is None:
             return rois
         tiles = P.tile_rois(h, w, self.tile_grid, device=self.device)
@@ -178,15 +201,18 @@ class PoseTracker:
         out = self.detector(crops)
         whole = P.weighted_nms(P.decode_detections(out.regressors[:1], out.score_logits[:1], self.anchors,
                                                    rois[:1], self.min_detection_score))
-        if len(rois) == 1:
-            return whole
-        limit = torch.full((len(rois) - 1,), TILE_MAX_PERSON_FRACTION, device=self.device)
-        tiles = P.weighted_nms(P.decode_detections(out.regressors[1:], out.score_logits[1:], self.anchors,
-                                                   rois[1:], self.min_detection_score, limit))
-        # Whole-image and tile detections are not merged with each other (a tile's partial view
-        # would corrupt the whole-image keypoints): both go to the landmark network, whose pose
-        # flag and the keypoint de-duplication decide.
-        return P.Detections(*(torch.cat([a, b]) for a, b in zip(whole, tiles)))
+        passes = [whole]
+        n_medium = len(self._medium_rois(frame.height, frame.width))
+        for lo, hi, min_score in ((1, 1 + n_medium, max(self.min_detection_score, MEDIUM_MIN_DETECTION_SCORE)),
+                                  (1 + n_medium, len(rois), self.min_detection_score)):
+            if hi > lo:
+                limit = torch.full((hi - lo,), TILE_MAX_PERSON_FRACTION, device=self.device)
+                passes.append(P.weighted_nms(P.decode_detections(
+                    out.regressors[lo:hi], out.score_logits[lo:hi], self.anchors, rois[lo:hi], min_score, limit)))
+        # Whole-image, medium-square and tile detections are not merged with each other (a
+        # tile's partial view would corrupt the whole-image keypoints): all go to the landmark
+        # network, whose pose flag and the keypoint de-duplication decide.
+        return P.Detections(*(torch.cat(parts) for parts in zip(*passes)))
 
     def _new_rois(self, det: P.Detections, tracked: torch.Tensor | None, room: int) -> torch.Tensor:
         rois = P.roi_from_alignment(det.keypoints[:, 0], det.keypoints[:, 1])
@@ -207,7 +233,17 @@ class PoseTracker:
             return keep
         size = (kps.amax(1) - kps.amin(1)).norm(dim=-1).clamp(min=1.0)  # (N,)
         close = (kps[:, None] - kps[None]).norm(dim=-1) < DUPLICATE_DISTANCE_FRACTION * size[:, None, None]
-        dup = (close.float().mean(-1) > DUPLICATE_KEYPOINT_FRACTION).cpu().tolist()  # (N, N)
+        dup = close.float().mean(-1) > DUPLICATE_KEYPOINT_FRACTION  # (N, N)
+        # A new candidate whose keypoint box lies mostly inside a tracked person's is a partial
+        # view of that person (a detection at another scale fitted to part of the body).
+        box = torch.cat([kps.amin(1), kps.amax(1)], dim=-1)  # (N, 4)
+        lt = torch.maximum(box[:, None, :2], box[None, :, :2])
+        rb = torch.minimum(box[:, None, 2:], box[None, :, 2:])
+        inter = (rb - lt).clamp(min=0).prod(-1)  # (N, N)
+        area = (box[:, 2:] - box[:, :2]).clamp(min=1.0).prod(-1)
+        new = torch.tensor([p[0] == 1 for p in priority], dtype=torch.bool, device=kps.device)
+        dup |= (inter / area[None, :] > CONTAINED_FRACTION) & new[None, :] & ~new[:, None]
+        dup = dup.cpu().tolist()
         keep_list = keep.cpu().tolist()
         for i in sorted(range(n), key=lambda k: priority[k]):
             if keep_list[i]:
@@ -230,6 +266,7 @@ class PoseTracker:
                                   and self._frames_since_detection >= self.redetect_interval)
         rois, ids = (tracked, list(self._tracks.ids)) if n_tracked else (
             torch.zeros(0, 4, device=self.device), [])
+        self.last_detected = need
         if need:
             self._frames_since_detection = 0
             # Every tile on the first frame; later a few per detection, round-robin, so that an
