@@ -40,7 +40,7 @@ import torch
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from bench.frontend import COUNTS, match_people  # noqa: E402
+from bench.frontend import COUNTS, match_people, sample_frames  # noqa: E402
 from smplr_core.frame import FrameSettings, Reconstructor  # noqa: E402
 from smplr_core.reconstruct import default_intrinsics  # noqa: E402
 from tests.frontend_helpers import video_frames  # noqa: E402
@@ -120,10 +120,7 @@ def vtest(rec: Reconstructor) -> dict:
 
 
 def sample_video(rec: Reconstructor, heights: dict) -> dict:
-    frames = []
-    for f in video_frames("sports2d_demo.mp4"):
-        h = int(round(f.shape[0] * 640 / f.shape[1]))
-        frames.append(cv2.resize(f, (640, h), interpolation=cv2.INTER_AREA))
+    frames = sample_frames()
     out = {}
     for label, settings in (("defaults", FrameSettings()), ("filters_off", OFF)):
         results = run_sequence(rec, frames, settings, 30.0)
@@ -151,7 +148,7 @@ def root_depth() -> dict:
     ev = Evaluator(DEFAULT_WEIGHTS_DIR, load_body_model())
     out = ev.root_depth()
     j, _, _, kp = decode(ev.body, ev.data["betas"], ev.data["rotmats"])
-    oracle = ev.root_depth(kp - j[:, :1])
+    oracle = ev.root_depth(ev.root_fit(kp - j[:, :1], ev.data))
     out["true_3d_body_median_pct"] = oracle["median_pct"]
     out["samples"] = int(ev.data["betas"].shape[0])
     return out

@@ -259,16 +259,11 @@ def flips(results, fps: float) -> dict:
 
 
 def real(args) -> dict:
-    import cv2
-
+    from bench.frontend import sample_frames
     from smplr_core.frame import FrameSettings, Reconstructor
     from tests.frontend_helpers import video_frames
 
-    def demo(frame):
-        h, w = frame.shape[:2]
-        return cv2.resize(frame, (640, round(h * 640 / w)), interpolation=cv2.INTER_AREA)
-
-    videos = {"sports2d_demo": ([demo(f) for f in video_frames("sports2d_demo.mp4", limit=args.frames)], 30.0),
+    videos = {"sports2d_demo": (sample_frames()[: args.frames], 30.0),
               "vtest": (video_frames("vtest.avi", limit=args.vtest_frames), 10.0)}
     out = {}
     rec = None

@@ -108,11 +108,9 @@ class FrameResult:
 
     def select(self, keep: np.ndarray) -> "FrameResult":
         """The people where ``keep`` (N,) bool is true (every per-person field indexed)."""
-        n = len(self)
-        return replace(self, **{f.name: getattr(self, f.name)[keep] for f in fields(self)
-                                if isinstance(getattr(self, f.name), np.ndarray)
-                                and getattr(self, f.name).ndim and getattr(self, f.name).shape[0] == n
-                                and f.name != "intrinsics"})
+        per_person = [f.name for f in fields(self)
+                      if isinstance(getattr(self, f.name), np.ndarray) and f.name != "intrinsics"]
+        return replace(self, **{name: getattr(self, name)[keep] for name in per_person})
 
 
 def to_numpy(out: PipelineOutput) -> dict[str, np.ndarray]:
@@ -277,14 +275,14 @@ class Reconstructor:
         boxes = np.zeros((n, 4), np.float32)
         for i, person in enumerate(people):
             keypoints[i], visibility[i], boxes[i] = person.keypoints, person.visibility, person.box
+        ids = np.array([int(p.track_id) for p in people], np.int64)
         if self.settings.lr_consistency:  # mirrored labels undone per track, in the tracker's pixels
-            keypoints, visibility = self.lr([p.track_id for p in people], keypoints, visibility, stamp_s)
+            keypoints, visibility = self.lr(ids, keypoints, visibility, stamp_s)
         if distortion is not None and n:
             keypoints = undistort_points(keypoints, intrinsics, distortion)
         seen = visibility >= self.settings.min_visibility
         if self.smoother.enabled:
-            keypoints = self.smoother([p.track_id for p in people], keypoints, seen, stamp_s)
-        ids = np.array([int(p.track_id) for p in people], np.int64)
+            keypoints = self.smoother(ids, keypoints, seen, stamp_s)
         scores = np.array([float(p.score) for p in people], np.float32)
         result = self.lift_people(rgb, ids, scores, keypoints, visibility, boxes, intrinsics, frontend_ms)
         result.dropped_small = dropped_small

@@ -153,25 +153,21 @@ class Evaluator:
         t, _ = fit_translation(kp3, data["keypoints"], w, data["intrinsics"])
         return t
 
-    def root_error_mm(self, kp3: torch.Tensor, data: dict) -> torch.Tensor:
-        """Camera-frame pelvis error (mm) of the translation fit from the noisy 2D keypoints."""
-        return (self.root_fit(kp3, data) - data["root_cam"]).norm(dim=-1) * metrics.MM
-
     @torch.no_grad()
-    def root_depth(self, kp3: torch.Tensor | None = None) -> dict:
-        """The pelvis depth error of DAE -> SMPLR -> translation fit from noisy 2D, in % of the true
-        depth: median and mean overall and per distance bin (DISTANCE_BINS_M)."""
+    def root_depth(self, root: torch.Tensor | None = None) -> dict:
+        """The pelvis depth error of a translation fit (``root`` (B, 3); default: DAE -> SMPLR ->
+        fit from the noisy 2D) in % of the true depth: median and mean overall and per distance
+        bin (DISTANCE_BINS_M)."""
         d = self.data
-        if kp3 is None:
-            kp3 = self.smplr_metrics(self.smplr_e2e, self.dae_points(d))["_keypoints3d"]
+        if root is None:
+            root = self.root_fit(self.smplr_metrics(self.smplr_e2e, self.dae_points(d))["_keypoints3d"], d)
         z = d["root_cam"][:, 2]
-        signed = (self.root_fit(kp3, d)[:, 2] - z) / z * 100.0
+        signed = (root[:, 2] - z) / z * 100.0
         pct = signed.abs()
         out = {"median_pct": float(pct.median()), "mean_pct": float(pct.mean()),
                "signed_median_pct": float(signed.median()), "bins_m": list(DISTANCE_BINS_M),
                "median_pct_by_bin": [], "count": []}
-        for lo, hi in zip(DISTANCE_BINS_M[:-1], DISTANCE_BINS_M[1:]):
-            m = (z >= lo) & (z < hi)
+        for m in self._distance_bins():
             out["count"].append(int(m.sum()))
             out["median_pct_by_bin"].append(float(pct[m].median()) if m.any() else None)
         return out
@@ -186,7 +182,8 @@ class Evaluator:
         dae_pts = self.dae_points(d)
         per["dae_noisy2d"] = self.dae_metrics(dae_pts)
         per["dae_smplr_noisy2d"] = self.smplr_metrics(self.smplr_e2e, dae_pts)
-        per["dae_smplr_noisy2d"]["root_mm"] = self.root_error_mm(per["dae_smplr_noisy2d"]["_keypoints3d"], d)
+        root = self.root_fit(per["dae_smplr_noisy2d"]["_keypoints3d"], d)
+        per["dae_smplr_noisy2d"]["root_mm"] = (root - d["root_cam"]).norm(dim=-1) * metrics.MM
         clean = dict(d, keypoints=d["keypoints_clean"],
                      visibility=torch.where(self._inside(d), torch.ones_like(d["visibility"]), torch.zeros_like(d["visibility"])))
         per["dae_smplr_clean2d"] = self.smplr_metrics(self.smplr_e2e, self.dae_points(clean))
@@ -199,7 +196,7 @@ class Evaluator:
             "joint_names": list(SMPL_JOINT_NAMES),
             "noise": self.noise_curve(),
             "distance": self.distance_curve(per["dae_smplr_noisy2d"]),
-            "root_depth": self.root_depth(per["dae_smplr_noisy2d"]["_keypoints3d"]),
+            "root_depth": self.root_depth(root),
         }
         out = {"rows": rows, "curves": curves, "samples": int(d["betas"].shape[0]),
                "held_out_clips": list(mocap.HELD_OUT_CLIPS), "seed": self.seed, "repeats": self.repeats,
@@ -297,11 +294,15 @@ class Evaluator:
             out["dae_smplr_pa_mpjpe_mm"].append(float(m["pa_mpjpe_mm"].mean()))
         return out
 
-    def distance_curve(self, per: dict) -> dict:
+    def _distance_bins(self):
+        """One (B,) bool mask per bin of DISTANCE_BINS_M: the samples whose pelvis depth lies in it."""
         depth = self.data["root_cam"][:, 2]
-        out = {"bins_m": list(DISTANCE_BINS_M), "mpjpe_mm": [], "pa_mpjpe_mm": [], "root_mm": [], "count": []}
         for lo, hi in zip(DISTANCE_BINS_M[:-1], DISTANCE_BINS_M[1:]):
-            m = (depth >= lo) & (depth < hi)
+            yield (depth >= lo) & (depth < hi)
+
+    def distance_curve(self, per: dict) -> dict:
+        out = {"bins_m": list(DISTANCE_BINS_M), "mpjpe_mm": [], "pa_mpjpe_mm": [], "root_mm": [], "count": []}
+        for m in self._distance_bins():
             out["count"].append(int(m.sum()))
             for k in ("mpjpe_mm", "pa_mpjpe_mm", "root_mm"):
                 out[k].append(float(per[k][m].mean()) if m.any() else None)

@@ -148,7 +148,7 @@ class PoseTracker:
         Returns the seconds it took (about 2 s on 2 cores with the defaults)."""
         start = time.perf_counter()
         tiles = 0 if self.tile_grid is None else self.tile_grid[0] * self.tile_grid[1]
-        medium = 2 if self.medium_scale else 0
+        medium = self._n_medium
         detector_batches = sorted({1 + medium + tiles, 1 + medium + min(tiles, self.tiles_per_detection)})
         landmark_batches = range(1, self.max_people + CANDIDATE_SURPLUS + 1)
         dev = self.device
@@ -175,12 +175,17 @@ class PoseTracker:
             return torch.from_numpy(crops).to(self.device).permute(0, 3, 1, 2).float().div_(255.0)
         return P.crop_rois(frame.tensor, rois, size)
 
+    @property
+    def _n_medium(self) -> int:
+        """How many medium squares a detection adds (``_medium_rois``)."""
+        return 2 if self.medium_scale else 0
+
     def _medium_rois(self, h: int, w: int) -> torch.Tensor:
         """Squares of the image's short side along its long side (two for 16:9 and 4:3), for
         people too small for the whole image and too large for the tiles."""
         if not self.medium_scale:
             return torch.zeros(0, 4, device=self.device)
-        grid = (1, 2) if w >= h else (2, 1)
+        grid = (1, self._n_medium) if w >= h else (self._n_medium, 1)
         return P.tile_rois(h, w, grid, overlap=0.0, device=self.device)
 
     def _detection_rois(self, h: int, w: int, all_tiles: bool) -> torch.Tensor:
@@ -202,7 +207,7 @@ class PoseTracker:
         whole = P.weighted_nms(P.decode_detections(out.regressors[:1], out.score_logits[:1], self.anchors,
                                                    rois[:1], self.min_detection_score))
         passes = [whole]
-        n_medium = len(self._medium_rois(frame.height, frame.width))
+        n_medium = self._n_medium
         for lo, hi, min_score in ((1, 1 + n_medium, max(self.min_detection_score, MEDIUM_MIN_DETECTION_SCORE)),
                                   (1 + n_medium, len(rois), self.min_detection_score)):
             if hi > lo:
