@@ -29,7 +29,7 @@ ARGUMENTS = {
     "frontend": ("blazepose", "3D lift: blazepose (default, more accurate) or hourglass (the "
                               "paper's volumetric CNN on BlazePose's person boxes)"),
     "frontend_model": ("full", "BlazePose landmark network: lite, full or heavy"),
-    "hourglass_model": ("small", "Hourglass weights for frontend:=hourglass: small or medium"),
+    "hourglass_model": ("real", "Hourglass weights for frontend:=hourglass: real (default), small or medium"),
 }
 
 NODES = [

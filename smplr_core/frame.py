@@ -31,7 +31,7 @@ from smplr_core.pipeline import PipelineOutput
 FRONTENDS = ("blazepose", "hourglass")
 # Hourglass weights for frontend "hourglass": small (CPU-trained, fine-tuned end to end with SMPLR;
 # the default) or medium (GPU-trained, better on held-out renders; docs/hourglass.md).
-HOURGLASS_MODELS = ("small", "medium")
+HOURGLASS_MODELS = ("real", "small", "medium")  # frontends/hourglass/frontend.py MODEL_WEIGHTS
 
 
 class Lift(Protocol):
@@ -163,7 +163,7 @@ class Reconstructor:
 
     def __init__(self, frontend_model: str = "full", device: str = "cpu", weights_dir: str | None = None,
                  body_model_path: str | None = None, frontend: str = "blazepose",
-                 hourglass_model: str = "small", settings: FrameSettings = FrameSettings(),
+                 hourglass_model: str = "real", settings: FrameSettings = FrameSettings(),
                  live_stream: bool = False):
         from smplr_core.frontends import PoseTracker
 
@@ -176,11 +176,11 @@ class Reconstructor:
         self.frontend = frontend
         self.lift: Lift
         if frontend == "hourglass":
-            from smplr_core.frontends.hourglass.frontend import MEDIUM_WEIGHTS
+            from smplr_core.frontends.hourglass.frontend import shipped_weights
             from smplr_core.frontends.hourglass.pipeline import HourglassPipeline
 
             self.lift = HourglassPipeline.load(
-                hourglass_weights=MEDIUM_WEIGHTS if hourglass_model == "medium" else None,
+                hourglass_weights=shipped_weights(hourglass_model),
                 body_model_path=body_model_path or None, device=device)
         else:
             from smplr_core.pipeline import Pipeline

@@ -243,13 +243,12 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--max-frames", type=int, default=0, help="stop after this many frames (0 = all)")
     p.add_argument("--frontend", default="blazepose", choices=FRONTENDS,
                    help="3D lift: blazepose (keypoints -> DAE -> SMPLR, the default) or hourglass (the "
-                        "paper's volumetric CNN on the person boxes -> SMPLR). On 44 detections of the "
-                        "sample video the skeleton came out upright in 41 (blazepose), 38 (hourglass "
-                        "small) and 11 (hourglass medium); docs/hourglass.md")
-    p.add_argument("--hourglass-model", default="small", choices=HOURGLASS_MODELS,
-                   help="weights for --frontend hourglass: small (default; CPU-trained, fine-tuned end to "
-                        "end with SMPLR) or medium (GPU-trained; on held-out renders 169 mm MPJPE through "
-                        "SMPLR against 231 mm for blazepose; docs/hourglass.md)")
+                        "paper's volumetric CNN on the person boxes -> SMPLR; docs/hourglass.md)")
+    p.add_argument("--hourglass-model", default="real", choices=HOURGLASS_MODELS,
+                   help="weights for --frontend hourglass: real (default; on BlazePose's real-image "
+                        "features: on the real videos 79%% of its bodies face within 30 degrees of "
+                        "blazepose's), small or medium (trained on renders only: 20%% and 10%%; "
+                        "docs/hourglass.md)")
     p.add_argument("--frontend-model", default="full", choices=("lite", "full", "heavy"),
                    help="BlazePose variant (it also finds the people for --frontend hourglass)")
     p.add_argument("--device", default="cpu", help="torch device: cpu or cuda (default cpu)")

@@ -82,9 +82,9 @@ RECONSTRUCT_PARAMS: tuple[ParamSpec, ...] = (
               "3D lift of each person: blazepose (its keypoints -> DAE -> SMPLR, more accurate) or "
               "hourglass (the paper's volumetric CNN on its box -> SMPLR)",
               choices=FRONTENDS, read_only=True),
-    ParamSpec("hourglass_model", "small",
-              "Weights for frontend hourglass: small (CPU-trained, end to end with SMPLR; steadier on "
-              "real video) or medium (GPU-trained; better on held-out renders, see docs/hourglass.md)",
+    ParamSpec("hourglass_model", "real",
+              "Weights for frontend hourglass: real (default; on BlazePose's real-image features), "
+              "small or medium (the paper's stem, trained on renders only; see docs/hourglass.md)",
               choices=HOURGLASS_MODELS, read_only=True),
     ParamSpec("frontend_model", "full", "BlazePose landmark network: lite (fastest), full, heavy; "
               "it also finds the people for frontend hourglass",

@@ -64,7 +64,9 @@ README_FIGURES = {
                                      "message_costs.markers_ms_p50", "message_costs.mesh_ms_p50"]),
     "node soak": ("soak", ["rss_slope_mb_per_min", "rss_slope_from_minute"]),
     "synthetic renders": ("hourglass", ["render_images_per_s_2cores", "render_images_per_s_1core"]),
-    "hourglass (medium": ("hourglass", ["mpjpe_mm", "pa_mpjpe_mm", "pve_mm"]),
+    "hourglass (real, the default": ("hourglass", ["mpjpe_mm", "pa_mpjpe_mm", "pve_mm"]),
+    "hourglass (real) on the sample": ("hourglass", ["real_video.orientation_agreement", "real_video.upright"]),
+    "hourglass (real) forward": ("hourglass", ["forward_ms_cpu_b1"]),
 }
 
 

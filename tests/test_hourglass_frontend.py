@@ -108,7 +108,9 @@ def test_hourglass_model_choice_loads_the_named_weights():
 
     medium = Reconstructor(frontend="hourglass", hourglass_model="medium")
     assert medium.lift.frontend.model.config.stacks == 3
-    small = Reconstructor(frontend="hourglass")
-    assert small.lift.frontend.model.config.stacks == 2
+    small = Reconstructor(frontend="hourglass", hourglass_model="small")
+    assert (small.lift.frontend.model.config.stacks, small.lift.frontend.model.config.backbone) == (2, "image")
+    default = Reconstructor(frontend="hourglass")
+    assert default.lift.frontend.model.config.backbone == "blazepose"
     with pytest.raises(ValueError, match="hourglass_model"):
         Reconstructor(frontend="hourglass", hourglass_model="large")

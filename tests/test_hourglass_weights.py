@@ -1,5 +1,6 @@
-"""The shipped hourglasses: the default (small) and the GPU-trained medium one against the trivial
-baseline on held-out renders, and the inference wrapper."""
+"""The shipped hourglasses: the CPU-trained small one and the GPU-trained medium one against the
+trivial baseline on held-out renders, and the inference wrapper (the default network on real-image
+features: tests/test_hourglass_real.py)."""
 import numpy as np
 import pytest
 import torch
@@ -7,7 +8,7 @@ import torch
 from smplr_core.body import load_body_model
 from smplr_core.frontends.hourglass.evaluate import (NUM_JOINTS, images_to_tensor, joint_errors_mm,
                                                      mean_pose_baseline, predict_root_relative)
-from smplr_core.frontends.hourglass.frontend import DEFAULT_WEIGHTS, MEDIUM_WEIGHTS, HourglassFrontend
+from smplr_core.frontends.hourglass.frontend import MEDIUM_WEIGHTS, SMALL_WEIGHTS, HourglassFrontend
 from smplr_core.synth.renderer import SyntheticRenderer
 from smplr_core.train.hourglass import HELD_OUT_SEED, load_hourglass
 
@@ -17,7 +18,7 @@ COUNT = 32
 @pytest.fixture(scope="module")
 def shipped():
     torch.set_num_threads(2)
-    model, state = load_hourglass(DEFAULT_WEIGHTS)
+    model, state = load_hourglass(SMALL_WEIGHTS)
     renderer = SyntheticRenderer(load_body_model(), crop_size=model.config.input_size, workers=2)
     return model, state, renderer
 
@@ -135,7 +136,7 @@ def test_store_half_keeps_the_network_and_drops_the_optimiser(tmp_path):
     from smplr_core.train.hourglass import main as hourglass_main
 
     path = tmp_path / "small.pt"
-    shutil.copy(DEFAULT_WEIGHTS, path)
+    shutil.copy(SMALL_WEIGHTS, path)
     before, _ = load_hourglass(path)
     hourglass_main(["--store-half", str(path)])
     after, state = load_hourglass(path)

@@ -81,14 +81,15 @@ class TfliteGraphNet(nn.Module):
     outputs are NCHW (e.g. heatmap (B, 39, 64, 64)), others keep TF's shape with batch B.
     """
 
-    def __init__(self, graph: dict, outputs: list[int] | None = None):
+    def __init__(self, graph: dict, outputs: list[int] | None = None, slots: list[int] | None = None):
         """``outputs``: indices into the model's outputs to compute (default all). Ops that
         feed none of them are dropped, e.g. the 256x256 segmentation decoder of the landmark
-        network, which is a large part of its cost and which pose estimation does not use."""
+        network, which is a large part of its cost and which pose estimation does not use.
+        ``slots``: instead, these tensors of the graph (inner ones too, e.g. a feature map)."""
         super().__init__()
         self.input_slot = graph["input"]
         keep = range(len(graph["outputs"])) if outputs is None else outputs
-        self.output_slots = [graph["outputs"][i] for i in keep]
+        self.output_slots = list(slots) if slots is not None else [graph["outputs"][i] for i in keep]
         shapes = graph["shapes"]
         self.convs = nn.ModuleDict()
         self._steps: list[Callable[[dict], None]] = []

@@ -16,7 +16,7 @@ import torch
 from torch import nn
 
 from smplr_core.frontends.blazepose.assets import load_converted
-from smplr_core.frontends.blazepose.graph import TfliteGraphNet
+from smplr_core.frontends.blazepose.graph import TfliteGraphNet, needed_ops
 from smplr_core.inference import FusedGraph, optimised
 
 DETECTOR_INPUT_SIZE = 224
@@ -40,9 +40,10 @@ class LandmarkOutput(NamedTuple):
     world: torch.Tensor  # (B, 39, 3) metres
 
 
-def _build(name: str, outputs: list[int] | None) -> TfliteGraphNet:
-    data = load_converted(name)
-    net = TfliteGraphNet(data["graph"], outputs=outputs)
+def _build(name: str, outputs: list[int] | None, slots: list[int] | None = None,
+           data: dict | None = None) -> TfliteGraphNet:
+    data = data or load_converted(name)
+    net = TfliteGraphNet(data["graph"], outputs=outputs, slots=slots)
     wanted = net.state_dict().keys()
     state = {"convs." + k: v for k, v in data["state_dict"].items() if "convs." + k in wanted}
     net.load_state_dict(state, strict=True)
@@ -150,3 +151,42 @@ class BlazePoseLandmarks(nn.Module):
         b = raw.shape[0]
         return LandmarkOutput(raw.reshape(b, NUM_LANDMARKS, 5), flag.reshape(b),
                               world.reshape(b, NUM_LANDMARKS, 3))
+
+
+def feature_slots(graph: dict) -> tuple[int, int, int]:
+    """The landmark network's tensors that ``BlazePoseFeatures`` returns, found from the graph:
+    (decoder: the map the heat-map is computed from, heat-map: the 2D heat-map output, deep: the
+    1/32-resolution map where the landmark regression branch leaves the encoder)."""
+    ops = graph["ops"]
+    producer = {n["output"]: n for n in ops}
+    heatmap = graph["outputs"][3]
+    decoder = producer[heatmap]["inputs"][0]
+    heatmap_ops = {n["output"] for n in needed_ops(ops, [heatmap])}
+    branch = next(n for n in needed_ops(ops, [graph["outputs"][0]]) if n["output"] not in heatmap_ops)
+    return decoder, heatmap, branch["inputs"][0]
+
+
+class FeatureOutput(NamedTuple):
+    decoder: torch.Tensor  # (B, 48, 64, 64) for full
+    heatmap: torch.Tensor  # (B, 39, 64, 64)
+    deep: torch.Tensor     # (B, 864, 8, 8) for full
+
+
+class BlazePoseFeatures(nn.Module):
+    """The landmark network's image features, frozen: forward(x (B, 3, 256, 256) in [0, 1]) ->
+    FeatureOutput. The landmark regression head and the segmentation decoder are left out. Its
+    weights come from the converted BlazePose files, not from a checkpoint of this project."""
+
+    def __init__(self, model: str = "full", device: str | torch.device = "cpu", optimise: bool = True):
+        super().__init__()
+        if model not in LANDMARK_MODELS:
+            raise ValueError(f"unknown landmark model {model!r}; choose one of {LANDMARK_MODELS}")
+        self.device = torch.device(device)
+        data = load_converted(model)
+        slots = list(feature_slots(data["graph"]))
+        self.channels = tuple(int(data["graph"]["shapes"][s][3]) for s in slots)  # NHWC shapes
+        net = _build(model, None, slots=slots, data=data).to(self.device)
+        self.net = _optimise(net, LANDMARK_INPUT_SIZE, self.device) if optimise else _Frozen(net)
+
+    def forward(self, x: torch.Tensor) -> FeatureOutput:
+        return FeatureOutput(*run_batch(self.net, x.contiguous(memory_format=torch.channels_last)))

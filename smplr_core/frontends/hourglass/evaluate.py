@@ -9,7 +9,7 @@ from __future__ import annotations
 import numpy as np
 import torch
 
-from smplr_core.body.joint_names import NUM_JOINTS
+from smplr_core.body.joint_names import JOINT_INDEX, NUM_JOINTS
 from smplr_core.frontends.hourglass.volume import volume_to_root_relative
 from smplr_core.geometry import procrustes_align
 
@@ -56,3 +56,32 @@ def predict_root_relative(model, images: np.ndarray, centre_cam: torch.Tensor,
 def mean_pose_baseline(train_points_rel: torch.Tensor, count: int) -> torch.Tensor:
     """The trivial baseline: the mean root-relative pose of training data, (count, K, 3)."""
     return train_points_rel.mean(dim=0, keepdim=True).expand(count, -1, -1)
+
+
+# --- agreement with the default path on real video (no 3D ground truth there) -----------------
+_J = JOINT_INDEX
+
+
+def facing_directions(joints: np.ndarray) -> np.ndarray:
+    """(N, 24, 3) joints in any right-handed frame -> (N, 3) unit vectors the torso faces: across
+    the body (the hips' and shoulders' right-to-left vectors) crossed with its up (pelvis -> neck)."""
+    j = np.asarray(joints, np.float64)
+    across = (j[:, _J["left_hip"]] - j[:, _J["right_hip"]]) + (j[:, _J["left_shoulder"]] - j[:, _J["right_shoulder"]])
+    up = j[:, _J["neck"]] - j[:, _J["pelvis"]]
+    forward = np.cross(across, up)
+    return forward / np.maximum(np.linalg.norm(forward, axis=-1, keepdims=True), 1e-9)
+
+
+def facing_angle_deg(joints_a: np.ndarray, joints_b: np.ndarray) -> np.ndarray:
+    """(N,) angle in degrees between the facing directions of two estimates of the same N bodies."""
+    cos = (facing_directions(joints_a) * facing_directions(joints_b)).sum(-1)
+    return np.degrees(np.arccos(np.clip(cos, -1.0, 1.0)))
+
+
+def upright(joints_cam: np.ndarray) -> np.ndarray:
+    """(N, 24, 3) camera-frame joints (optical frame: y down) -> (N,) bool: head above neck above
+    pelvis above both knees, each knee above its ankle (the node tests' check of a standing body)."""
+    y, j = np.asarray(joints_cam)[..., 1], _J
+    return ((y[:, j["head"]] < y[:, j["neck"]]) & (y[:, j["neck"]] < y[:, j["pelvis"]])
+            & (y[:, j["pelvis"]] < y[:, j["left_knee"]]) & (y[:, j["pelvis"]] < y[:, j["right_knee"]])
+            & (y[:, j["left_knee"]] < y[:, j["left_ankle"]]) & (y[:, j["right_knee"]] < y[:, j["right_ankle"]]))

@@ -21,9 +21,26 @@ from smplr_core.frontends.hourglass.network import load_hourglass
 from smplr_core.frontends.hourglass.volume import VOLUME_SIZE_M, volume_to_root_relative
 from smplr_core.locate import data_path
 
-DEFAULT_WEIGHTS = data_path("weights", "hourglass", "small.pt")
-# trained on one GPU: far better on held-out renders, not yet on real images (docs/hourglass.md)
-MEDIUM_WEIGHTS = DEFAULT_WEIGHTS.with_name("medium.pt")
+WEIGHTS_DIR = data_path("weights", "hourglass")
+# Two stacks on BlazePose's frozen real-image features, CPU-trained: the default (docs/hourglass.md).
+REAL_WEIGHTS = WEIGHTS_DIR / "real.pt"
+# The paper's stem on the pixels, CPU-trained on renders only.
+SMALL_WEIGHTS = WEIGHTS_DIR / "small.pt"
+# trained on one GPU: far better on held-out renders, not on real images (docs/hourglass.md)
+MEDIUM_WEIGHTS = WEIGHTS_DIR / "medium.pt"
+DEFAULT_WEIGHTS = REAL_WEIGHTS
+# The names the node and the CLI take (``hourglass_model``), default first.
+MODEL_WEIGHTS = {"real": REAL_WEIGHTS, "small": SMALL_WEIGHTS, "medium": MEDIUM_WEIGHTS}
+
+
+def shipped_weights(model: str) -> Path:
+    """The file ``hourglass_model`` names: its end-to-end fine-tuned copy (hourglass and SMPLR
+    together, ``<name>_e2e.pt``) where one is shipped, else the hourglass alone."""
+    if model not in MODEL_WEIGHTS:
+        raise ValueError(f"hourglass_model must be one of {', '.join(MODEL_WEIGHTS)}, got {model!r}")
+    plain = MODEL_WEIGHTS[model]
+    e2e = plain.with_name(plain.stem + "_e2e.pt")
+    return e2e if e2e.is_file() else plain
 # A standing adult (~1.7 m incl. the box margin) spans this fraction of the 2.5 m crop window.
 PERSON_FRACTION_OF_WINDOW = 0.7
 

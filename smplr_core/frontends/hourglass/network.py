@@ -29,10 +29,18 @@ class HourglassConfig:
     num_points: int = 42  # root + 23 joints + 18 landmarks
     levels: int = 4       # down-sampling steps inside each hourglass
     limbs: bool = False   # one extra volume per SMPL bone (checkpoints without the field: none)
+    # "image": the network's own stem on the pixels (the paper's); "blazepose": the frozen image
+    # features of BlazePose's full landmark network (trained on real photographs) instead of the
+    # stem, with the stacks at 1/8 of the crop (checkpoints without the field: "image").
+    backbone: str = "image"
 
     def __post_init__(self):
         if self.limbs and self.num_points < 24:
             raise ValueError("limb channels need the 24 SMPL joints among the points")
+        if self.backbone not in BACKBONES:
+            raise ValueError(f"unknown backbone {self.backbone!r}; choose one of {BACKBONES}")
+        if self.backbone == "blazepose" and self.input_size != 256:
+            raise ValueError("the blazepose backbone takes 256 x 256 crops (BlazePose's landmark input)")
 
     @property
     def num_limbs(self) -> int:
@@ -41,8 +49,8 @@ class HourglassConfig:
 
     @property
     def heatmap_size(self) -> int:
-        """H = W: the stem down-samples the crop by 4."""
-        return self.input_size // 4
+        """H = W: the stem down-samples the crop by 4, the blazepose backbone's features by 8."""
+        return self.input_size // (8 if self.backbone == "blazepose" else 4)
 
     @property
     def grid_hwd(self) -> tuple[int, int, int]:
@@ -52,13 +60,19 @@ class HourglassConfig:
         return asdict(self)
 
 
+BACKBONES = ("image", "blazepose")
+
 # Named configurations: the paper's network, with its limb channels; "medium" (the paper's input and
 # depth resolution with fewer, narrower stacks: trained on one GPU, ~0.1 s a crop on a 2-core CPU);
-# and "small", which trains on a 2-core CPU. The shipped medium and small weights have no limbs.
+# "small", which trains on a 2-core CPU; and "real": two stacks on BlazePose's frozen real-image
+# features, the default front-end network (docs/hourglass.md). The shipped medium and small weights
+# have no limbs.
 CONFIGS = {
     "paper": HourglassConfig(stacks=5, features=256, input_size=256, depth_bins=16, limbs=True),
     "medium": HourglassConfig(stacks=3, features=128, input_size=256, depth_bins=16),
     "small": HourglassConfig(stacks=2, features=64, input_size=128, depth_bins=8),
+    "real": HourglassConfig(stacks=2, features=64, input_size=256, depth_bins=16, levels=3,
+                            backbone="blazepose"),
 }
 
 
@@ -94,6 +108,49 @@ class Hourglass(nn.Module):
         return self.skip(x) + nn.functional.interpolate(low, scale_factor=2, mode="nearest")
 
 
+class BlazePoseStem(nn.Module):
+    """Crop (B, 3, 256, 256) in [0, 1] -> (B, f, 32, 32): BlazePose's frozen landmark-network
+    features (the heat-map decoder's map and the heat-map at 1/4, pooled to 1/8, plus the encoder's
+    1/32 map, up-sampled), projected and merged. Only the projections train. The BlazePose
+    network is not a registered submodule, so checkpoints hold the trainable part alone and the
+    frozen weights always come from the converted BlazePose files."""
+
+    def __init__(self, features: int):
+        super().__init__()
+        from smplr_core.frontends.blazepose.networks import BlazePoseFeatures
+        backbone = BlazePoseFeatures("full", optimise=False)
+        decoder, heatmap, deep = backbone.channels
+        self.__dict__["backbone"] = backbone  # unregistered: no parameters, no state_dict entries
+        self._optimised: dict = {}
+        self.fine = nn.Sequential(nn.Conv2d(decoder + heatmap, features, 1), nn.BatchNorm2d(features),
+                                  nn.ReLU(inplace=True))
+        self.coarse = nn.Sequential(nn.Conv2d(deep, features, 1), nn.BatchNorm2d(features), nn.ReLU(inplace=True))
+        self.merge = Residual(features, features)
+
+    def _apply(self, fn, *args, **kwargs):
+        self.backbone._apply(fn, *args, **kwargs)  # follow .to(device) / .cuda() / .half()
+        self._optimised.clear()
+        return super()._apply(fn, *args, **kwargs)
+
+    @torch.no_grad()
+    def image_features(self, images: torch.Tensor):
+        """The frozen features, from a traced graph (fused on a CPU) made once per device."""
+        from smplr_core.frontends.blazepose.networks import LANDMARK_INPUT_SIZE, _optimise
+        net = self._optimised.get(images.device)
+        if net is None:
+            net = self._optimised[images.device] = _optimise(self.backbone.net.net, LANDMARK_INPUT_SIZE,
+                                                              images.device)
+        from smplr_core.frontends.blazepose.networks import run_batch
+        return run_batch(net, images.contiguous(memory_format=torch.channels_last))
+
+    def forward(self, images: torch.Tensor) -> torch.Tensor:
+        decoder, heatmap, deep = (t.contiguous() for t in self.image_features(images))
+        fine = nn.functional.avg_pool2d(torch.cat([decoder, heatmap], 1), 2)
+        coarse = nn.functional.interpolate(self.coarse(deep), size=fine.shape[-2:], mode="bilinear",
+                                           align_corners=False)
+        return self.merge(self.fine(fine) + coarse)
+
+
 class VolumetricHourglass(nn.Module):
     """Image crop (B, 3, S, S) in [0, 1] -> list over stacks of (B, K, D, S/4, S/4) logits.
 
@@ -105,9 +162,12 @@ class VolumetricHourglass(nn.Module):
         self.config = config
         f = config.features
         out_channels = (config.num_points + config.num_limbs) * config.depth_bins
-        self.stem = nn.Sequential(
-            nn.Conv2d(3, f // 2, 7, stride=2, padding=3), nn.BatchNorm2d(f // 2), nn.ReLU(inplace=True),
-            Residual(f // 2, f // 2), nn.MaxPool2d(2), Residual(f // 2, f), Residual(f, f))
+        if config.backbone == "blazepose":
+            self.stem = BlazePoseStem(f)
+        else:
+            self.stem = nn.Sequential(
+                nn.Conv2d(3, f // 2, 7, stride=2, padding=3), nn.BatchNorm2d(f // 2), nn.ReLU(inplace=True),
+                Residual(f // 2, f // 2), nn.MaxPool2d(2), Residual(f // 2, f), Residual(f, f))
         self.hourglasses = nn.ModuleList(Hourglass(config.levels, f) for _ in range(config.stacks))
         self.features = nn.ModuleList(
             nn.Sequential(Residual(f, f), nn.Conv2d(f, f, 1), nn.BatchNorm2d(f), nn.ReLU(inplace=True))
@@ -127,7 +187,7 @@ class VolumetricHourglass(nn.Module):
         """(point logits per stack (B, K, D, H, W), limb logits per stack (B, L, D, H, W); an empty
         list without limb channels). The merge into the next stack sees both."""
         c = self.config
-        x = self.stem((images - self.mean) / self.std)
+        x = self.stem(images if c.backbone == "blazepose" else (images - self.mean) / self.std)
         points, limbs = [], []
         for i in range(c.stacks):
             feat = self.features[i](self.hourglasses[i](x))

@@ -13,12 +13,10 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from smplr_core.frontends.hourglass.frontend import DEFAULT_WEIGHTS, HourglassFrontend
+from smplr_core.frontends.hourglass.frontend import HourglassFrontend, shipped_weights
 from smplr_core.frontends.hourglass.network import load_hourglass
 from smplr_core.geometry import matrix_to_axis_angle
 from smplr_core.pipeline import PipelineOutput
-
-DEFAULT_E2E_WEIGHTS = DEFAULT_WEIGHTS.with_name("small_e2e.pt")
 
 
 class HourglassPipeline:
@@ -35,16 +33,16 @@ class HourglassPipeline:
     @classmethod
     def load(cls, hourglass_weights: str | Path | None = None, smplr_weights: str | Path | None = None,
              body_model_path: str | None = None, device: str = "cpu") -> "HourglassPipeline":
-        """Default: the end-to-end fine-tuned small hourglass and its SMPLR when shipped, else the
-        hourglass alone with the core's shipped SMPLR (or the checkpoint given by `smplr_weights`).
-        ``hourglass_weights=MEDIUM_WEIGHTS`` picks the GPU-trained medium network."""
+        """Default: the default hourglass (``real``; its end-to-end fine-tuned copy with its own
+        SMPLR when shipped, see ``shipped_weights``), else the hourglass alone with the core's
+        shipped SMPLR (or the checkpoint given by `smplr_weights`). ``hourglass_weights`` takes
+        another file, e.g. ``shipped_weights("medium")``."""
         from smplr_core.body import load_body_model
         from smplr_core.models.checkpoint import DEFAULT_WEIGHTS_DIR, WEIGHT_FILES
         from smplr_core.models.smplr import SMPLR, SMPLRConfig
         from smplr_core.pipeline import load_smplr
 
-        path = Path(hourglass_weights) if hourglass_weights else (
-            DEFAULT_E2E_WEIGHTS if DEFAULT_E2E_WEIGHTS.is_file() else DEFAULT_WEIGHTS)
+        path = Path(hourglass_weights) if hourglass_weights else shipped_weights("real")
         model, state = load_hourglass(path, device)
         if smplr_weights is None and "smplr_state_dict" in state:
             smplr = SMPLR(SMPLRConfig.from_dict(state["smplr_config"]))
