@@ -175,18 +175,29 @@ class FeatureOutput(NamedTuple):
 class BlazePoseFeatures(nn.Module):
     """The landmark network's image features, frozen: forward(x (B, 3, 256, 256) in [0, 1]) ->
     FeatureOutput. The landmark regression head and the segmentation decoder are left out. Its
-    weights come from the converted BlazePose files, not from a checkpoint of this project."""
+    weights come from the converted BlazePose files, not from a checkpoint of this project.
+    ``optimise``: run the inference graph (``_optimise``), traced at the first call on each device
+    the module is moved to, so that it follows ``.to(device)``."""
 
     def __init__(self, model: str = "full", device: str | torch.device = "cpu", optimise: bool = True):
         super().__init__()
         if model not in LANDMARK_MODELS:
             raise ValueError(f"unknown landmark model {model!r}; choose one of {LANDMARK_MODELS}")
-        self.device = torch.device(device)
         data = load_converted(model)
         slots = list(feature_slots(data["graph"]))
         self.channels = tuple(int(data["graph"]["shapes"][s][3]) for s in slots)  # NHWC shapes
-        net = _build(model, None, slots=slots, data=data).to(self.device)
-        self.net = _optimise(net, LANDMARK_INPUT_SIZE, self.device) if optimise else _Frozen(net)
+        self.net = _Frozen(_build(model, None, slots=slots, data=data)).to(torch.device(device))
+        self.optimise = optimise
+        self._graphs: dict = {}
+
+    def _apply(self, fn, *args, **kwargs):
+        self._graphs.clear()  # traced for the old device or dtype
+        return super()._apply(fn, *args, **kwargs)
 
     def forward(self, x: torch.Tensor) -> FeatureOutput:
-        return FeatureOutput(*run_batch(self.net, x.contiguous(memory_format=torch.channels_last)))
+        net = self.net
+        if self.optimise:
+            net = self._graphs.get(x.device)
+            if net is None:
+                net = self._graphs[x.device] = _optimise(self.net.net, LANDMARK_INPUT_SIZE, x.device)
+        return FeatureOutput(*run_batch(net, x.contiguous(memory_format=torch.channels_last)))

@@ -59,15 +59,14 @@ def mean_pose_baseline(train_points_rel: torch.Tensor, count: int) -> torch.Tens
 
 
 # --- agreement with the default path on real video (no 3D ground truth there) -----------------
-_J = JOINT_INDEX
 
 
 def facing_directions(joints: np.ndarray) -> np.ndarray:
     """(N, 24, 3) joints in any right-handed frame -> (N, 3) unit vectors the torso faces: across
     the body (the hips' and shoulders' right-to-left vectors) crossed with its up (pelvis -> neck)."""
     j = np.asarray(joints, np.float64)
-    across = (j[:, _J["left_hip"]] - j[:, _J["right_hip"]]) + (j[:, _J["left_shoulder"]] - j[:, _J["right_shoulder"]])
-    up = j[:, _J["neck"]] - j[:, _J["pelvis"]]
+    across = (j[:, JOINT_INDEX["left_hip"]] - j[:, JOINT_INDEX["right_hip"]]) + (j[:, JOINT_INDEX["left_shoulder"]] - j[:, JOINT_INDEX["right_shoulder"]])
+    up = j[:, JOINT_INDEX["neck"]] - j[:, JOINT_INDEX["pelvis"]]
     forward = np.cross(across, up)
     return forward / np.maximum(np.linalg.norm(forward, axis=-1, keepdims=True), 1e-9)
 
@@ -81,7 +80,7 @@ def facing_angle_deg(joints_a: np.ndarray, joints_b: np.ndarray) -> np.ndarray:
 def upright(joints_cam: np.ndarray) -> np.ndarray:
     """(N, 24, 3) camera-frame joints (optical frame: y down) -> (N,) bool: head above neck above
     pelvis above both knees, each knee above its ankle (the node tests' check of a standing body)."""
-    y, j = np.asarray(joints_cam)[..., 1], _J
+    y, j = np.asarray(joints_cam)[..., 1], JOINT_INDEX
     return ((y[:, j["head"]] < y[:, j["neck"]]) & (y[:, j["neck"]] < y[:, j["pelvis"]])
             & (y[:, j["pelvis"]] < y[:, j["left_knee"]]) & (y[:, j["pelvis"]] < y[:, j["right_knee"]])
             & (y[:, j["left_knee"]] < y[:, j["left_ankle"]]) & (y[:, j["right_knee"]] < y[:, j["right_ankle"]]))

@@ -118,10 +118,9 @@ class BlazePoseStem(nn.Module):
     def __init__(self, features: int):
         super().__init__()
         from smplr_core.frontends.blazepose.networks import BlazePoseFeatures
-        backbone = BlazePoseFeatures("full", optimise=False)
+        backbone = BlazePoseFeatures("full")
         decoder, heatmap, deep = backbone.channels
         self.__dict__["backbone"] = backbone  # unregistered: no parameters, no state_dict entries
-        self._optimised: dict = {}
         self.fine = nn.Sequential(nn.Conv2d(decoder + heatmap, features, 1), nn.BatchNorm2d(features),
                                   nn.ReLU(inplace=True))
         self.coarse = nn.Sequential(nn.Conv2d(deep, features, 1), nn.BatchNorm2d(features), nn.ReLU(inplace=True))
@@ -129,19 +128,12 @@ class BlazePoseStem(nn.Module):
 
     def _apply(self, fn, *args, **kwargs):
         self.backbone._apply(fn, *args, **kwargs)  # follow .to(device) / .cuda() / .half()
-        self._optimised.clear()
         return super()._apply(fn, *args, **kwargs)
 
     @torch.no_grad()
     def image_features(self, images: torch.Tensor):
-        """The frozen features, from a traced graph (fused on a CPU) made once per device."""
-        from smplr_core.frontends.blazepose.networks import LANDMARK_INPUT_SIZE, _optimise
-        net = self._optimised.get(images.device)
-        if net is None:
-            net = self._optimised[images.device] = _optimise(self.backbone.net.net, LANDMARK_INPUT_SIZE,
-                                                              images.device)
-        from smplr_core.frontends.blazepose.networks import run_batch
-        return run_batch(net, images.contiguous(memory_format=torch.channels_last))
+        """The frozen features, from BlazePose's inference graph (fused on a CPU)."""
+        return self.backbone(images)
 
     def forward(self, images: torch.Tensor) -> torch.Tensor:
         decoder, heatmap, deep = (t.contiguous() for t in self.image_features(images))
