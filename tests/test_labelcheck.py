@@ -43,10 +43,14 @@ def test_a_track_mirrored_from_its_start_is_undone_from_the_first_reference_on()
     truth = walk(90)
     assert not feed(LeftRightConsistency(), truth, set()).any()  # the history sees no jump
     right = feed(LeftRightConsistency(), truth, {20})
-    assert not right[:20].any() and right[20:45].all()
-    # Without a new reference an exchange lasts at most max_swap_s (1 s); checks renew it.
-    assert not right[60:].any()
-    assert feed(LeftRightConsistency(), truth, set(range(20, 90, 12)))[20:].all()
+    # A confirmed exchange outlasts max_swap_s (1 s), the limit of exchanges from the history alone.
+    assert not right[:20].any() and right[20:].all()
+    # When the raw labels turn right again, the history follows them.
+    vis = np.ones(33, np.float32)
+    corrector = LeftRightConsistency()
+    feed(corrector, truth[:30], {20})
+    out, _ = corrector([3], truth[30][None], vis[None], 30 / FPS)
+    np.testing.assert_array_equal(out[0], truth[30])
 
 
 def test_the_schedule_checks_one_track_per_interval_uncertain_first_then_the_stalest():
@@ -169,3 +173,20 @@ def test_by_default_one_person_is_checked_every_interval_frames_off_the_detectio
     frames = np.flatnonzero(checks)
     assert len(frames) >= 60 // CHECK_INTERVAL - 3
     assert np.all(np.diff(frames) >= CHECK_INTERVAL)
+
+
+@pytest.mark.ros
+def test_the_node_runs_the_accurate_preset_and_counts_its_checks():
+    """Over DDS: preset:=accurate publishes people, and /diagnostics shows the preset and a
+    growing label_checks count (one check every 4th tracked frame)."""
+    from node_helpers import running_node, sample_frame, status_values
+
+    rgb = sample_frame()
+    with running_node("-p", "preset:=accurate", "-p", "max_people:=2") as (probe, _):
+        assert probe.send_until_answered(rgb, 120.0) is not None
+        for _ in range(12):
+            probe.send_until_answered(rgb, 60.0)
+        status = probe.wait_status(lambda s: int(status_values(s).get("label_checks", "0")) >= 2, 20.0)
+        assert status is not None, "no label checks counted on /diagnostics"
+        values = status_values(status)
+        assert values["preset"] == "accurate" and values["frontend_model"] == "full"

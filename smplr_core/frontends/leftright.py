@@ -237,10 +237,12 @@ class LeftRightConsistency:
             decision = np.where(reference[1], reference[0], decision)
             clear = clear | reference[1]
         decision = _body_rules(decision, clear)
-        if reference is not None:  # a confirmed group (or one that follows it) starts its run again
-            since = np.where(_body_rules(reference[1], clear), stamp_s, since)
+        if reference is not None:  # a confirmed group (or one that follows it): no max_swap_s limit
+            since = np.where(_body_rules(reference[1], clear), np.inf, since)
         # BlazePose's labels are right most of the time: a group exchanged for longer than
-        # max_swap_s on end is taken as reported again (the track had started, or got, mirrored).
+        # max_swap_s on end is taken as reported again (the track had started, or got, mirrored),
+        # unless a reference confirmed the exchange (``since`` inf: it lasts while the raw labels
+        # stay as they are; the check schedule looks at exchanged tracks first).
         decision &= stamp_s - since <= self.max_swap_s
         track.swapped_since = np.where(decision, since, np.inf)
         track.clear_s = np.where(clear, stamp_s, track.clear_s)
