@@ -24,7 +24,8 @@ PRESETS = ("fast", "accurate")
 CHECK_MODEL = "heavy"
 # One check (one person) every this many frames: heavy costs about four times full per crop
 # (42.7 vs 9.1 ms at batch 1, one thread, docs/frontend.md), so a check on every frame would halve
-# the node's rate; every fourth frame keeps it above 20 fps at a 30 Hz input.
+# the node's rate; at a 30 Hz input a check frame takes about two input frames' time, so one check
+# in 4 frames leaves about 30 * 4/5 = 24 fps (measured: docs/frontend.md, Accurate preset).
 CHECK_INTERVAL = 4
 # People whose pose score was below this are checked before the others.
 UNCERTAIN_SCORE = 0.8
