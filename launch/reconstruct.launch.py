@@ -29,6 +29,7 @@ ARGUMENTS = {
     "frontend": ("blazepose", "3D lift: blazepose (default, more accurate) or hourglass (the "
                               "paper's volumetric CNN on BlazePose's person boxes)"),
     "frontend_model": ("full", "BlazePose landmark network: lite, full or heavy"),
+    "preset": ("fast", "Front-end preset: fast or accurate (heavy checks the left/right labels)"),
     "hourglass_model": ("real", "Hourglass weights for frontend:=hourglass: real (default), small or medium"),
 }
 
@@ -47,6 +48,7 @@ NODES = [
         "condition": None, "required": True,
         "parameters": {"device": "{device}", "frontend": "{frontend}",
                        "frontend_model": "{frontend_model}", "hourglass_model": "{hourglass_model}",
+                       "preset": "{preset}",
                        # Our own source publishes reliably: take its frames reliably too (large
                        # frames are often lost best effort, see docs/ros.md).
                        "image_reliable": {"python": "'{video}' != ''"}},

@@ -22,7 +22,8 @@ import numpy as np
 import torch
 
 from smplr_core.body.keypoints import NUM_KEYPOINTS
-from smplr_core.frontends.leftright import LeftRightConsistency
+from smplr_core.frontends.labelcheck import CHECK_MODEL, CheckSchedule, preset_problem
+from smplr_core.frontends.leftright import LeftRightConsistency, labelling_index, reference_labelling
 from smplr_core.frontends.smoothing import KeypointSmoother
 from smplr_core.pipeline import PipelineOutput
 
@@ -102,6 +103,7 @@ class FrameResult:
     lift_ms: float = 0.0
     dropped_small: int = 0       # people the tracker returned below min_person_height_px
     dropped_far: int = 0         # people lifted beyond max_distance_m
+    label_checks: int = 0        # people whose labels the accurate preset's heavy network checked
 
     def __len__(self) -> int:
         return int(self.track_ids.shape[0])
@@ -111,6 +113,14 @@ class FrameResult:
         per_person = [f.name for f in fields(self)
                       if isinstance(getattr(self, f.name), np.ndarray) and f.name != "intrinsics"]
         return replace(self, **{name: getattr(self, name)[keep] for name in per_person})
+
+
+@dataclass(frozen=True)
+class _Seen:
+    """A person of the previous frame, as the accurate preset's check schedule sees them."""
+    track_id: int
+    score: float
+    uncertain: bool
 
 
 def to_numpy(out: PipelineOutput) -> dict[str, np.ndarray]:
@@ -158,15 +168,19 @@ class Reconstructor:
     BlazePose variant in both cases. ``settings`` (:class:`FrameSettings`) can be changed between
     frames with :meth:`apply`. ``live_stream``: no frame runs the detector on every tile at once,
     the first one included (a camera should not stall for it; a video file gets the full first
-    detection).
+    detection). ``preset`` (one of ``labelcheck.PRESETS``): ``fast``, or ``accurate``: ``heavy``
+    checks one person's left/right labels every few frames (``frontends/labelcheck.py``).
     """
 
     def __init__(self, frontend_model: str = "full", device: str = "cpu", weights_dir: str | None = None,
                  body_model_path: str | None = None, frontend: str = "blazepose",
                  hourglass_model: str = "real", settings: FrameSettings = FrameSettings(),
-                 live_stream: bool = False):
+                 live_stream: bool = False, preset: str = "fast"):
         from smplr_core.frontends import PoseTracker
 
+        problem = preset_problem(preset, frontend, frontend_model)
+        if problem:
+            raise ValueError(problem)
         if frontend not in FRONTENDS:
             raise ValueError(f"frontend must be one of {', '.join(FRONTENDS)}, got {frontend!r}")
         if hourglass_model not in HOURGLASS_MODELS:
@@ -189,8 +203,11 @@ class Reconstructor:
                                       body_model_path=body_model_path or None, device=device)
         # BlazePose finds and tracks the people for either lift (the hourglass crops their boxes);
         # its world landmarks are not used, so they are not computed.
+        self.preset = preset
         self.tracker = PoseTracker(model=frontend_model, max_people=settings.max_people, device=device,
-                                   world=False)
+                                   world=False, check_model=CHECK_MODEL if preset == "accurate" else None)
+        self.checks = CheckSchedule() if preset == "accurate" else None
+        self._last_people: list[_Seen] = []  # the previous frame's people (the check schedule's input)
         self.tracker.spread_first_detection = bool(live_stream)
         self.settings = FrameSettings()
         self.smoother = KeypointSmoother(0.0)
@@ -236,6 +253,9 @@ class Reconstructor:
         self.tracker.reset()
         self.smoother.reset()
         self.lr.reset()
+        if self.checks is not None:
+            self.checks.reset()
+        self._last_people = []
 
     def warm_up(self) -> float:
         """Run every stage on blank input at the batch sizes a frame can bring (either lift, through
@@ -262,7 +282,13 @@ class Reconstructor:
         self._take_pending()
         start = time.perf_counter()
         stamp_s = time.monotonic() if stamp_s is None else float(stamp_s)
+        if self.checks is not None:
+            last = self._last_people
+            self.tracker.check_ids = self.checks.pick([p.track_id for p in last],
+                                                      [p.uncertain for p in last], [p.score for p in last])
         people = self.tracker(rgb)  # kept while pose score >= detection_score_threshold
+        if self.checks is not None:
+            self.checks.done(self.tracker.last_checked)
         people = sorted(people, key=lambda p: -float(p.score))[: self.settings.max_people]
         min_px = self.settings.min_person_height_px
         tall = [min_px <= 0 or float(np.max(p.box[2:] - p.box[:2])) >= min_px for p in people]
@@ -276,8 +302,18 @@ class Reconstructor:
         for i, person in enumerate(people):
             keypoints[i], visibility[i], boxes[i] = person.keypoints, person.visibility, person.box
         ids = np.array([int(p.track_id) for p in people], np.int64)
+        references = [p.reference for p in people]
+        uncertain = np.ones(n, bool)
         if self.settings.lr_consistency:  # mirrored labels undone per track, in the tracker's pixels
-            keypoints, visibility = self.lr(ids, keypoints, visibility, stamp_s)
+            keypoints, visibility = self.lr(ids, keypoints, visibility, stamp_s, references)
+            uncertain = self.lr.last_uncertain
+        else:  # only the accurate preset's checks change labels
+            for i, ref in enumerate(references):
+                if ref is not None:
+                    swapped, clear = reference_labelling(keypoints[i], visibility[i], *ref)
+                    index = labelling_index(swapped & clear)
+                    keypoints[i], visibility[i] = keypoints[i][index], visibility[i][index]
+        self._last_people = [_Seen(int(t), float(p.score), bool(u)) for t, p, u in zip(ids, people, uncertain)]
         if distortion is not None and n:
             keypoints = undistort_points(keypoints, intrinsics, distortion)
         seen = visibility >= self.settings.min_visibility
@@ -286,6 +322,7 @@ class Reconstructor:
         scores = np.array([float(p.score) for p in people], np.float32)
         result = self.lift_people(rgb, ids, scores, keypoints, visibility, boxes, intrinsics, frontend_ms)
         result.dropped_small = dropped_small
+        result.label_checks = sum(r is not None for r in references)
         max_m = self.settings.max_distance_m
         if max_m > 0 and len(result):
             far = result.valid & (result.joints[:, 0, 2] > max_m)  # pelvis depth

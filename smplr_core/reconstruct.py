@@ -28,6 +28,7 @@ from typing import Iterator
 import numpy as np
 
 from smplr_core.frame import FRONTENDS, HOURGLASS_MODELS, FrameResult, FrameSettings, Reconstructor
+from smplr_core.frontends.labelcheck import PRESETS, preset_problem
 from smplr_core.frontends.smoothing import KeypointSmoother
 
 # Field of view assumed across the longer image side when no intrinsics are given (a typical
@@ -251,6 +252,11 @@ def build_parser() -> argparse.ArgumentParser:
                         "docs/hourglass.md)")
     p.add_argument("--frontend-model", default="full", choices=("lite", "full", "heavy"),
                    help="BlazePose variant (it also finds the people for --frontend hourglass)")
+    p.add_argument("--preset", default="fast", choices=PRESETS,
+                   help="fast (default): --frontend-model on every person and frame; accurate: also "
+                        "BlazePose heavy on one tracked person every 4th frame, whose left/right labels "
+                        "are taken (mirrored bodies undone; with --frontend blazepose and --frontend-model "
+                        "full or lite; docs/frontend.md)")
     p.add_argument("--device", default="cpu", help="torch device: cpu or cuda (default cpu)")
     p.add_argument("--weights-dir", default="", help="checkpoint folder (default: shipped weights/)")
     p.add_argument("--body-model", default="",
@@ -311,13 +317,18 @@ def run(args: argparse.Namespace) -> dict[str, np.ndarray]:
                                  min_person_height_px=args.min_height, max_distance_m=args.max_distance)
     except ValueError as exc:
         raise ValueError(f"{_settings_option(str(exc))}: {exc}") from None
+    problem = preset_problem(args.preset, args.frontend, args.frontend_model,
+                             names=("--preset", "--frontend", "--frontend-model"))
+    if problem:
+        raise ValueError(problem)
     width, height = resized_size(info.width, info.height, args.width)
     scale = width / info.width
     intrinsics = default_intrinsics(info.width, info.height, args.fx, args.fy, args.cx, args.cy) * scale
     distortion = None if args.dist is None else np.asarray(args.dist, np.float64)
     reconstructor = Reconstructor(args.frontend_model, args.device, args.weights_dir or None,
                                   args.body_model or None, frontend=args.frontend,
-                                  hourglass_model=args.hourglass_model, settings=settings)
+                                  hourglass_model=args.hourglass_model, settings=settings,
+                                  preset=args.preset)
     renderer = None
     if args.render:
         from smplr_core.render import VideoRenderer
@@ -342,7 +353,7 @@ def run(args: argparse.Namespace) -> dict[str, np.ndarray]:
     meta = {"input": str(info.path), "frames": frames_done, "fps": fps,
             "image_width": width, "image_height": height,
             "intrinsics": intrinsics.tolist(), "distortion": None if distortion is None else distortion.tolist(),
-            "frontend": args.frontend, "seconds": elapsed}
+            "frontend": args.frontend, "preset": args.preset, "seconds": elapsed}
     out = Path(args.out)
     out.parent.mkdir(parents=True, exist_ok=True)
     np.savez_compressed(out, **table, **{k: np.array(v) for k, v in names.items()},

@@ -17,6 +17,7 @@ from typing import Any
 
 from smplr_core.errors import one_line
 from smplr_core.frame import FRONTENDS, HOURGLASS_MODELS
+from smplr_core.frontends.labelcheck import PRESETS
 
 
 @dataclass(frozen=True)
@@ -89,6 +90,11 @@ RECONSTRUCT_PARAMS: tuple[ParamSpec, ...] = (
     ParamSpec("frontend_model", "full", "BlazePose landmark network: lite (fastest), full, heavy; "
               "it also finds the people for frontend hourglass",
               choices=("lite", "full", "heavy"), read_only=True),
+    ParamSpec("preset", "fast",
+              "fast: frontend_model on every person and frame; accurate: also BlazePose heavy on one "
+              "tracked person every 4th frame, whose left/right labels are taken (mirrored bodies "
+              "undone; frontend blazepose with frontend_model full or lite; docs/frontend.md)",
+              choices=PRESETS, read_only=True),
     ParamSpec("max_people", 4, "Most people tracked and published per frame", low=1, high=16),
     ParamSpec("body_model_path", "", "Body model file; '' = the free CC0 model shipped in weights/body/, "
               "or a path to licensed official SMPL files", read_only=True),

@@ -106,6 +106,7 @@ class Stats:
         self.first_done = None
         self.people_last = 0
         self.dropped_small = 0  # people the ghost filters removed, since start
+        self.label_checks = 0   # people the accurate preset's heavy network checked, since start
         self.dropped_far = 0
         self.lost = 0                    # samples DDS reported lost before they reached the node
         self.start = time.monotonic()
@@ -168,6 +169,7 @@ def make_node_class():
 
     from smplr_core.frontends.tracker import validate_image
     from smplr_core.frame import FrameSettings, Reconstructor, settings_from
+    from smplr_core.frontends.labelcheck import preset_problem
     from smplr_core.reconstruct import default_intrinsics, name_tables
     from smplr_ros import markers
     from smplr_ros.image_conversion import ImageConversionError, image_msg_to_rgb
@@ -228,7 +230,7 @@ def make_node_class():
             self.worker.start()
             self.get_logger().info(
                 f"ready: device={self.params['device']} frontend={self.params['frontend']} "
-                f"frontend_model={self.params['frontend_model']} "
+                f"frontend_model={self.params['frontend_model']} preset={self.params['preset']} "
                 f"max_people={self.params['max_people']}; listening on "
                 f"{self.image_sub.topic_name}")
             if not self.params["image_reliable"]:
@@ -249,6 +251,10 @@ def make_node_class():
                     raise StartupError(
                         f"{what} not found: {p[name]} (parameter '{name}'); fix the path or set "
                         f"{name}:='' for the shipped default")
+            problem = preset_problem(p["preset"], p["frontend"], p["frontend_model"])
+            if problem:
+                raise StartupError(f"invalid parameters: {problem} (in the params file or with "
+                                   f"--ros-args -p preset:=fast)")
             import torch
 
             torch.set_num_threads(p["torch_threads"])
@@ -262,7 +268,7 @@ def make_node_class():
                 return Reconstructor(p["frontend_model"], p["device"], p["weights_dir"] or None,
                                      p["body_model_path"] or None, frontend=p["frontend"],
                                      hourglass_model=p["hourglass_model"], settings=settings_from(p),
-                                     live_stream=True)
+                                     live_stream=True, preset=p["preset"])
             except Exception as exc:  # any loader failure becomes one line naming the inputs
                 raise StartupError(
                     f"cannot load the models ({describe(exc)}); parameters "
@@ -381,6 +387,7 @@ def make_node_class():
                 self._log_throttled("nobody", "nobody in view: publishing empty People messages")
             self.stats.people_last = len(result)
             self.stats.dropped_small += result.dropped_small
+            self.stats.label_checks += result.label_checks
             self.stats.dropped_far += result.dropped_far
             # Markers and meshes are large (tens of thousands of points): built only for someone
             # who listens, after People is out, and serialised straight from the arrays.
@@ -491,6 +498,8 @@ def make_node_class():
                 "device": self.params["device"],
                 "frontend": self.params["frontend"],
                 "frontend_model": self.params["frontend_model"],
+                "preset": self.params["preset"],
+                "label_checks": str(s.label_checks),
             }
             status = DiagnosticStatus(level=level, name=f"smplr: {self.get_name()}",
                                       message=message, hardware_id="smplr_ros",

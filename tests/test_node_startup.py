@@ -28,6 +28,16 @@ def test_unknown_choice_exits_with_one_line():
     assert_one_line_naming(proc, "'frontend_model'", "lite, full, heavy")
 
 
+def test_unknown_preset_exits_with_one_line():
+    proc = run_node_until_exit("-p", "preset:=slow")
+    assert_one_line_naming(proc, "'preset'", "fast, accurate")
+
+
+def test_accurate_preset_with_heavy_exits_with_one_line_naming_the_fix():
+    proc = run_node_until_exit("-p", "preset:=accurate", "-p", "frontend_model:=heavy")
+    assert_one_line_naming(proc, "preset 'accurate'", "frontend_model is already 'heavy'", "preset:=fast")
+
+
 def test_missing_body_model_file_exits_with_one_line_naming_it(tmp_path):
     missing = tmp_path / "SMPL_NEUTRAL.pkl"
     proc = run_node_until_exit("-p", f"body_model_path:={missing}")

@@ -28,7 +28,9 @@ arms only, legs only, ...):
   (BlazePose's first frame of a person can be mirrored).
 
 A track seen for the first time, or again after more than ``max_gap_s``, starts from its reported
-labels. Tracks missing from a frame are forgotten; :meth:`reset` forgets all. Numpy only (about
+labels. A frame can also bring a reference labelling of a person, from a second landmark network
+run on the same crop (the accurate preset, ``smplr_core/frontends/labelcheck.py``): its clear
+decisions replace the history's for that frame, and the following frames continue from them. Tracks missing from a frame are forgotten; :meth:`reset` forgets all. Numpy only (about
 0.3 ms per frame for four people on the 2-core development machine, ``bench/leftright.py``).
 """
 from __future__ import annotations
@@ -84,12 +86,71 @@ def _centre(points: np.ndarray) -> np.ndarray:
     return points[_TORSO].mean(0, keepdims=True)
 
 
+def body_size(keypoints: np.ndarray, visibility: np.ndarray) -> float:
+    """The diagonal of the box of the visible points (all of them when fewer than two are), px."""
+    seen = visibility > 0.5
+    box = keypoints[seen] if seen.sum() >= 2 else keypoints
+    return max(float(np.linalg.norm(box.max(0) - box.min(0))), 1.0)
+
+
+def exchange_gain(keypoints: np.ndarray, visibility: np.ndarray, ref_keypoints: np.ndarray,
+                  ref_visibility: np.ndarray, size: float | None = None) -> np.ndarray:
+    """(G,) per group of GROUP_NAMES: the mean distance per point (in body sizes, ``size`` px;
+    default :func:`body_size` of the reference) that exchanging the group's pairs in ``keypoints``
+    saves against ``ref_keypoints`` (both (33, 2), compared relative to their torso's centre).
+    Positive: the exchanged labelling lies nearer the reference."""
+    kps = keypoints - _centre(keypoints)
+    ref = ref_keypoints - _centre(ref_keypoints)
+    size = body_size(ref_keypoints, ref_visibility) if size is None else size
+    left, right = _PAIRS[:, 0], _PAIRS[:, 1]
+    # One weight per pair for both labellings: the least visible of its points in either set.
+    weight = (0.2 + np.minimum(visibility[left], visibility[right])) \
+        * (0.2 + np.minimum(ref_visibility[left], ref_visibility[right]))
+    keep = np.linalg.norm(kps[left] - ref[left], axis=-1) + np.linalg.norm(kps[right] - ref[right], axis=-1)
+    swap = np.linalg.norm(kps[right] - ref[left], axis=-1) + np.linalg.norm(kps[left] - ref[right], axis=-1)
+    groups = len(GROUP_NAMES)
+    gain = np.bincount(_PAIR_GROUP, weight * (keep - swap), groups)
+    total = np.bincount(_PAIR_GROUP, 2.0 * weight, groups)
+    return gain / (total * size)
+
+
+def reference_labelling(keypoints: np.ndarray, visibility: np.ndarray, ref_keypoints: np.ndarray,
+                        ref_visibility: np.ndarray, margins: dict[str, float] | None = None
+                        ) -> tuple[np.ndarray, np.ndarray]:
+    """Which groups of ``keypoints`` (33, 2) to exchange so that their labels agree with another
+    network's keypoints of the same person in the same frame (``ref_keypoints``; the accurate
+    preset's ``heavy`` check). Returns (swapped, clear), (G,) bool each: clear where one labelling
+    is nearer the reference by more than the group's margin (``MARGINS``); swapped only there."""
+    margin = np.array([dict(MARGINS, **(margins or {}))[g] for g in GROUP_NAMES])
+    gain = exchange_gain(keypoints, visibility, ref_keypoints, ref_visibility)
+    return gain > margin, np.abs(gain) > margin
+
+
 def labelling_index(swapped) -> np.ndarray:
     """(33,) gather index that applies a labelling: ``swapped`` (G,) bool per group of GROUP_NAMES."""
     index = np.arange(NUM_KEYPOINTS)
     pairs = _PAIRS[np.asarray(swapped, bool)[_PAIR_GROUP]]
     index[pairs[:, 0]], index[pairs[:, 1]] = pairs[:, 1], pairs[:, 0]
     return index
+
+
+def clear_of(reference: tuple[np.ndarray, np.ndarray] | None) -> np.ndarray:
+    """(G,) bool: the groups a :func:`reference_labelling` decided (none without one)."""
+    return np.zeros(len(GROUP_NAMES), bool) if reference is None else reference[1]
+
+
+def _body_rules(decision: np.ndarray, clear: np.ndarray) -> np.ndarray:
+    """The per-group decisions (G,) with the rules for groups without clear evidence applied."""
+    decision = decision.copy()
+    # A torso without clear evidence of its own (shoulders and hips overlap in a side view)
+    # goes with the arms and the legs when both are clear and agree (a whole-body mirror).
+    if not clear[_TORSO_GROUP] and clear[_ARMS] and clear[_LEGS] and decision[_ARMS] == decision[_LEGS]:
+        decision[_TORSO_GROUP] = decision[_ARMS]
+    # The face's points lie close to their mirror partners (eyes, mouth corners): unless its
+    # own evidence is clear, it goes with the torso (a mirrored body has a mirrored face).
+    if not clear[_FACE]:
+        decision[_FACE] = decision[_TORSO_GROUP]
+    return decision
 
 
 @dataclass
@@ -110,7 +171,13 @@ class LeftRightConsistency:
     ``corrector(track_ids (N,), keypoints (N, 33, 2) px, visibility (N, 33), stamp_s)`` -> the
     corrected ``(keypoints, visibility)`` (new arrays; the inputs are not changed).
     ``last_swapped`` (N, G) bool holds the decision per person and group (GROUP_NAMES) of the last
-    call.
+    call; ``last_uncertain`` (N,) bool the people whose labels it was unsure of (a group exchanged,
+    a group without clear evidence, or no history yet).
+
+    ``references``: per person None or (keypoints (33, 2), visibility (33,)) of a second network
+    on the same crop (the accurate preset's ``heavy`` check). Where its labelling is clearly
+    nearer one way (:func:`reference_labelling`) that decision is taken for the group whatever
+    the history says, and the history continues from it.
 
     margins: per group of GROUP_NAMES, how much the exchanged labelling must save (mean distance
     per point, fraction of the body size) to be used, and identity to be kept outright (defaults:
@@ -140,90 +207,92 @@ class LeftRightConsistency:
         if int(min_track_frames) < 1:
             raise ValueError(f"min_track_frames must be >= 1, got {min_track_frames}")
         self.min_track_frames = int(min_track_frames)
-        self._tracks: dict[int, _Track] = {}
-        self.last_swapped = np.zeros((0, len(GROUP_NAMES)), bool)
+        self.reset()
 
     def reset(self) -> None:
         """Forget every track."""
         self._tracks = {}
         self.last_swapped = np.zeros((0, len(GROUP_NAMES)), bool)
+        self.last_uncertain = np.zeros(0, bool)
 
     def __len__(self) -> int:
         return len(self._tracks)
 
-    def _decide(self, track: _Track, kps: np.ndarray, vis: np.ndarray, stamp_s: float) -> np.ndarray:
-        """(G,) bool: which groups to exchange in this frame's raw labels."""
+    def _decide(self, track: _Track, kps: np.ndarray, vis: np.ndarray, stamp_s: float,
+                reference: tuple[np.ndarray, np.ndarray] | None = None) -> tuple[np.ndarray, np.ndarray]:
+        """(decision, clear), (G,) bool each: which groups to exchange in this frame's raw labels,
+        and which of them had clear evidence. ``reference``: the (swapped, clear) of
+        :func:`reference_labelling` for this frame, when there is one."""
         dt = stamp_s - track.stamp_s
-        # Positions relative to the torso's centre (the same under every labelling), so that the
-        # body's own motion in the image does not enter; the velocity predicts the rest.
-        pred = track.keypoints - _centre(track.keypoints) + (self.velocity_weight * dt) * track.velocity
-        kps = kps - _centre(kps)
-        prev = track.visibility
-        seen = prev > 0.5
-        ref = track.keypoints[seen] if seen.sum() >= 2 else track.keypoints
-        size = max(float(np.linalg.norm(ref.max(0) - ref.min(0))), 1.0)
-        left, right = _PAIRS[:, 0], _PAIRS[:, 1]
-        # One weight per pair for both labellings: the least visible of its points, now and before.
-        weight = (0.2 + np.minimum(vis[left], vis[right])) * (0.2 + np.minimum(prev[left], prev[right]))
-        keep = (np.linalg.norm(kps[left] - pred[left], axis=-1) + np.linalg.norm(kps[right] - pred[right], axis=-1))
-        swap = (np.linalg.norm(kps[right] - pred[left], axis=-1) + np.linalg.norm(kps[left] - pred[right], axis=-1))
-        groups = len(GROUP_NAMES)
-        gain = np.bincount(_PAIR_GROUP, weight * (keep - swap), groups)
-        total = np.bincount(_PAIR_GROUP, 2.0 * weight, groups)
-        gain = gain / (total * size)  # mean distance saved per point by exchanging, body sizes
+        # The body's own motion in the image does not enter (exchange_gain compares positions
+        # relative to the torso's centre); the velocity predicts the rest.
+        pred = track.keypoints + (self.velocity_weight * dt) * track.velocity
+        gain = exchange_gain(kps, vis, pred, track.visibility, body_size(track.keypoints, track.visibility))
         decision = gain > self._margin
         clear = np.abs(gain) > self._margin
         hold = ~clear & (stamp_s - track.clear_s <= self.hold_s)
         decision = np.where(hold, track.swapped, decision)
-        # A torso without clear evidence of its own (shoulders and hips overlap in a side view)
-        # goes with the arms and the legs when both are clear and agree (a whole-body mirror).
-        if not clear[_TORSO_GROUP] and clear[_ARMS] and clear[_LEGS] and decision[_ARMS] == decision[_LEGS]:
-            decision[_TORSO_GROUP] = decision[_ARMS]
-        # The face's points lie close to their mirror partners (eyes, mouth corners): unless its
-        # own evidence is clear, it goes with the torso (a mirrored body has a mirrored face).
-        if not clear[_FACE]:
-            decision[_FACE] = decision[_TORSO_GROUP]
-        # BlazePose's labels are right most of the time: a group exchanged for longer than
-        # max_swap_s on end is taken as reported again (the track had started, or got, mirrored).
         since = np.where(track.swapped, track.swapped_since, stamp_s)
+        if reference is not None:  # the reference's clear decisions stand, whatever the history says
+            decision = np.where(reference[1], reference[0], decision)
+            clear = clear | reference[1]
+        decision = _body_rules(decision, clear)
+        if reference is not None:  # a confirmed group (or one that follows it): no max_swap_s limit
+            since = np.where(_body_rules(reference[1], clear), np.inf, since)
+        # BlazePose's labels are right most of the time: a group exchanged for longer than
+        # max_swap_s on end is taken as reported again (the track had started, or got, mirrored),
+        # unless a reference confirmed the exchange (``since`` inf: it lasts while the raw labels
+        # stay as they are; the check schedule looks at exchanged tracks first).
         decision &= stamp_s - since <= self.max_swap_s
         track.swapped_since = np.where(decision, since, np.inf)
         track.clear_s = np.where(clear, stamp_s, track.clear_s)
-        return decision
+        return decision, clear
 
     def __call__(self, track_ids, keypoints: np.ndarray, visibility: np.ndarray,
-                 stamp_s: float) -> tuple[np.ndarray, np.ndarray]:
+                 stamp_s: float, references: list | None = None) -> tuple[np.ndarray, np.ndarray]:
         ids = [int(i) for i in np.asarray(track_ids).reshape(-1)]
         kps = np.asarray(keypoints, np.float32).reshape(len(ids), NUM_KEYPOINTS, 2)
         vis = np.asarray(visibility, np.float32).reshape(len(ids), NUM_KEYPOINTS)
         stamp_s = float(stamp_s)
         out_k, out_v = kps.copy(), vis.copy()
-        swapped = np.zeros((len(ids), len(GROUP_NAMES)), bool)
+        groups = len(GROUP_NAMES)
+        swapped = np.zeros((len(ids), groups), bool)
+        uncertain = np.zeros(len(ids), bool)
         tracks: dict[int, _Track] = {}
         for n, tid in enumerate(ids):
+            ref = None if references is None or references[n] is None else \
+                reference_labelling(kps[n], vis[n], *references[n], self.margins)
             track = self._tracks.get(tid)
             fresh = track is None or not (0.0 < stamp_s - track.stamp_s <= self.max_gap_s) \
                 or not np.isfinite(kps[n]).all()
             if not fresh:
-                swapped[n] = self._decide(track, kps[n], vis[n], stamp_s)
+                swapped[n], clear = self._decide(track, kps[n], vis[n], stamp_s, ref)
+                uncertain[n] = bool(swapped[n].any() or not clear.all())
                 # A young track's history is not trusted over a jump: BlazePose's first frames of a
-                # person can be mirrored. The track starts again from this frame's labels.
-                fresh = track.age < self.min_track_frames and bool(swapped[n].any())
-                if fresh:
+                # person can be mirrored. The track starts again from this frame's labels (and
+                # from the reference's clear decisions, when there is one).
+                if track.age < self.min_track_frames and bool((swapped[n] & ~clear_of(ref)).any()):
+                    fresh, track = True, None
+            if fresh:
+                uncertain[n] = True  # no history yet
+                if ref is not None:
+                    swapped[n] = _body_rules(ref[0] & ref[1], ref[1])
+                    uncertain[n] = not bool(ref[1].all())
+                else:
                     swapped[n] = False
+            if swapped[n].any():
+                index = labelling_index(swapped[n])
+                out_k[n], out_v[n] = kps[n][index], vis[n][index]
             if not fresh:
-                if swapped[n].any():
-                    index = labelling_index(swapped[n])
-                    out_k[n], out_v[n] = kps[n][index], vis[n][index]
                 velocity = ((out_k[n] - _centre(out_k[n])) - (track.keypoints - _centre(track.keypoints))) \
                     / (stamp_s - track.stamp_s)
                 tracks[tid] = _Track(out_k[n].copy(), out_v[n].copy(), velocity, stamp_s, swapped[n].copy(),
                                      track.clear_s, track.swapped_since, track.age + 1)
             else:
-                groups = len(GROUP_NAMES)
                 tracks[tid] = _Track(out_k[n].copy(), out_v[n].copy(), np.zeros((NUM_KEYPOINTS, 2), np.float32),
-                                     stamp_s, np.zeros(groups, bool), np.full(groups, stamp_s),
-                                     np.full(groups, np.inf), 1)
+                                     stamp_s, swapped[n].copy(), np.full(groups, stamp_s),
+                                     np.where(swapped[n], stamp_s, np.inf), 1)
         self._tracks = tracks  # tracks missing from this frame are forgotten
         self.last_swapped = swapped
+        self.last_uncertain = uncertain
         return out_k, out_v

@@ -65,6 +65,9 @@ class PersonKeypoints:
     visibility: np.ndarray  # (33,) float32 in [0, 1]: visible and inside the image
     world: np.ndarray | None  # (33, 3) float32 metres, hip-centred, image axes (y down)
     box: np.ndarray  # (4,) float32 x0, y0, x1, y1 pixels (keypoint bounds)
+    # The check network's (33, 2) keypoints and (33,) visibility on the same crop, when this track
+    # was in ``PoseTracker.check_ids`` (the accurate preset's second opinion on the labels).
+    reference: tuple[np.ndarray, np.ndarray] | None = None
 
 
 @dataclass
@@ -79,6 +82,11 @@ class _Frame:
 class _Tracks:
     ids: list[int] = field(default_factory=list)
     rois: torch.Tensor | None = None  # (T, 4)
+
+
+def _visibility(landmarks: torch.Tensor) -> torch.Tensor:
+    """(B, 33) in [0, 1] from the landmark network's (B, 39, 5): visible and inside the image."""
+    return torch.sigmoid(landmarks[:, :NUM_KEYPOINTS, 3]) * torch.sigmoid(landmarks[:, :NUM_KEYPOINTS, 4])
 
 
 def validate_image(image: np.ndarray) -> None:
@@ -102,13 +110,17 @@ class PoseTracker:
     crop: "auto" | "opencv" | "torch" (how ROIs are cropped; both sample the same points);
     medium_scale: every detection also looks at two squares of the image's short side (people
     too small for the whole-image pass and too large for a tile; docs/frontend.md).
+    check_model: a second landmark network ("heavy" in the accurate preset; None: none) run on
+    the crops of the tracks the caller puts in ``check_ids`` before a call; their people carry its
+    keypoints as ``reference``. Frames that run the detector skip the check (they are the slow
+    ones); ``last_checked`` lists the track ids checked in the last call.
     """
 
     def __init__(self, model: str = "full", max_people: int = 4, device: str | torch.device = "cpu",
                  min_detection_score: float = 0.4, min_pose_score: float = 0.5,
                  redetect_interval: int = 8, tile_grid: tuple[int, int] | None = (4, 5),
                  tiles_per_detection: int = 4, optimise: bool = True, world: bool = True,
-                 crop: str = "auto", medium_scale: bool = True):
+                 crop: str = "auto", medium_scale: bool = True, check_model: str | None = None):
         if max_people < 1:
             raise ValueError(f"max_people must be >= 1, got {max_people}")
         if redetect_interval < 1:
@@ -127,6 +139,9 @@ class PoseTracker:
         self.crop_with_opencv = crop == "opencv" or (crop == "auto" and self.device.type == "cpu")
         self.detector = BlazePoseDetector(self.device, optimise=optimise)
         self.landmarks = BlazePoseLandmarks(model, self.device, optimise=optimise)
+        self.check_landmarks = None if check_model is None else \
+            BlazePoseLandmarks(check_model, self.device, optimise=optimise)
+        self.check_ids: set[int] = set()
         self.anchors = P.ssd_anchors(DETECTOR_INPUT_SIZE).to(self.device)
         self.spread_first_detection = False
         self.medium_scale = medium_scale
@@ -140,6 +155,7 @@ class PoseTracker:
         self._tile_cursor = 0
         self._first_frame = True
         self.last_detected = False  # whether the last call ran the detector
+        self.last_checked: list[int] = []  # the track ids the check network ran on in the last call
 
     def warm_up(self) -> float:
         """Run both networks on blank crops at every batch size tracking uses, so that the first
@@ -158,6 +174,8 @@ class PoseTracker:
                     self.detector(torch.zeros(b, 3, DETECTOR_INPUT_SIZE, DETECTOR_INPUT_SIZE, device=dev))
                 for b in landmark_batches:
                     self.landmarks(torch.zeros(b, 3, LANDMARK_INPUT_SIZE, LANDMARK_INPUT_SIZE, device=dev))
+                if self.check_landmarks is not None:  # one track per check (labelcheck's budget)
+                    self.check_landmarks(torch.zeros(1, 3, LANDMARK_INPUT_SIZE, LANDMARK_INPUT_SIZE, device=dev))
         return time.perf_counter() - start
 
     # -- stages -------------------------------------------------------------------------------
@@ -257,6 +275,18 @@ class PoseTracker:
                         keep_list[j] = False
         return torch.tensor(keep_list, dtype=torch.bool, device=keep.device)
 
+    def _check(self, crops: torch.Tensor, rois: torch.Tensor, rows: list[int],
+               ids: list[int]) -> dict[int, tuple[np.ndarray, np.ndarray]]:
+        """The check network's keypoints and visibility on the given rows' crops, by track id."""
+        sel = torch.tensor(rows, dtype=torch.long, device=self.device)
+        out = self.check_landmarks(crops[sel])
+        kp = P.crop_to_image(out.landmarks[..., :2], rois[sel], LANDMARK_INPUT_SIZE)[:, :NUM_KEYPOINTS]
+        vis = _visibility(out.landmarks)
+        packed = torch.cat([kp.reshape(len(rows), -1), vis], dim=1).float().cpu().numpy()
+        self.last_checked = [ids[i] for i in rows]
+        return {ids[i]: (row[:2 * NUM_KEYPOINTS].reshape(NUM_KEYPOINTS, 2).copy(), row[2 * NUM_KEYPOINTS:].copy())
+                for i, row in zip(rows, packed)}
+
     # -- public API ---------------------------------------------------------------------------
     @torch.inference_mode()
     def __call__(self, image: np.ndarray) -> list[PersonKeypoints]:
@@ -272,6 +302,7 @@ class PoseTracker:
         rois, ids = (tracked, list(self._tracks.ids)) if n_tracked else (
             torch.zeros(0, 4, device=self.device), [])
         self.last_detected = need
+        self.last_checked = []
         if need:
             self._frames_since_detection = 0
             # Every tile on the first frame; later a few per detection, round-robin, so that an
@@ -285,7 +316,8 @@ class PoseTracker:
         if len(rois) == 0:
             self._tracks = _Tracks()
             return []
-        out = self.landmarks(self._crop(frame, rois, LANDMARK_INPUT_SIZE))
+        crops = self._crop(frame, rois, LANDMARK_INPUT_SIZE)
+        out = self.landmarks(crops)
         points = P.crop_to_image(out.landmarks[..., :2], rois, LANDMARK_INPUT_SIZE)  # (N, 39, 2)
         keep = out.pose_flag >= self.min_pose_score
         # Older tracks first, then new candidates by pose score.
@@ -294,6 +326,11 @@ class PoseTracker:
         keep_list = self._dedupe(points[:, :NUM_KEYPOINTS], keep, priority).tolist()
         kept = [i for i in sorted(range(len(ids)), key=lambda k: priority[k]) if keep_list[i]]
         idx = torch.tensor(kept[: self.max_people], dtype=torch.long, device=self.device)
+        references = {}
+        if self.check_landmarks is not None and self.check_ids and not need:
+            rows = [i for i in kept[: self.max_people] if ids[i] in self.check_ids]
+            if rows:
+                references = self._check(crops, rois, rows, ids)
         next_rois = P.roi_from_alignment(points[idx, P.ALIGN_CENTER], points[idx, P.ALIGN_SCALE])
         new_ids = []
         for i in idx.tolist():
@@ -304,7 +341,7 @@ class PoseTracker:
         self._tracks = _Tracks(new_ids, next_rois if len(new_ids) else None)
         if not new_ids:
             return []
-        vis = torch.sigmoid(out.landmarks[idx, :NUM_KEYPOINTS, 3]) * torch.sigmoid(out.landmarks[idx, :NUM_KEYPOINTS, 4])
+        vis = _visibility(out.landmarks[idx])
         kp = points[idx, :NUM_KEYPOINTS]
         box = torch.cat([kp.amin(1), kp.amax(1)], dim=-1)
         world = P.rotate_world(out.world[idx, :NUM_KEYPOINTS], rois[idx]) if self.with_world else None
@@ -320,6 +357,7 @@ class PoseTracker:
             bx = row[o:o + 4]; o += 4
             sc = float(row[o]); o += 1
             wa = row[o:o + 99].reshape(33, 3) if world is not None else None
-            people.append(PersonKeypoints(tid, sc, kpa.copy(), va.copy(), None if wa is None else wa.copy(), bx.copy()))
+            people.append(PersonKeypoints(tid, sc, kpa.copy(), va.copy(), None if wa is None else wa.copy(), bx.copy(),
+                                          references.get(tid)))
         people.sort(key=lambda p: p.track_id)
         return people
