@@ -59,6 +59,8 @@ README_FIGURES = {
     "node latency": ("node", ["latency_ms_p50", "latency_ms_p95"]),
     "node with `/human_pose/markers`": ("node", ["markers_subscribed.fps", "markers_subscribed.latency_ms_p50"]),
     "node, four people": ("node", ["four_people.fps"]),
+    "accurate preset (`preset:=accurate`": ("node", ["accurate.fps", "accurate.latency_ms_p50"]),
+    "accurate vs fast preset": ("frontend", ["presets.renders.accurate.mpjpe_mm", "presets.renders.fast.mpjpe_mm"]),
     "node, 3840×2159": ("node", ["large_frames_4k.fps", "large_frames_4k.latency_ms_p50"]),
     "node's message work": ("node", ["message_costs.people_build_ms_p50", "message_costs.people_serialise_ms_p50",
                                      "message_costs.markers_ms_p50", "message_costs.mesh_ms_p50"]),
