@@ -103,6 +103,24 @@ def test_a_genuine_slow_turn_is_left_alone():
     np.testing.assert_array_equal(out, given)
 
 
+def test_one_collapsed_frame_does_not_carry_a_mirror_into_the_frames_after_it():
+    # As on the sample video: one frame where BlazePose squeezes the body to a side view (each
+    # left/right pair at a third of its distance), then the body reported mirrored. The collapse's velocity
+    # carries the prediction for the next frame past the body's midline, so the mirrored frame
+    # alone looks continued; judged against the frame before the collapse too, it is undone.
+    kps = walk(60)
+    collapsed = kps[30].copy()
+    for left, right in BLAZEPOSE_LR_PAIRS:
+        mid = 0.5 * (kps[30, left] + kps[30, right])
+        collapsed[left], collapsed[right] = mid + 0.3 * (kps[30, left] - mid), mid + 0.3 * (kps[30, right] - mid)
+    kps[30] = collapsed
+    swaps = np.zeros((len(kps), len(GROUP_NAMES)), bool)
+    swaps[31:46] = True
+    out, _ = run(LeftRightConsistency(), kps, swaps)
+    np.testing.assert_array_equal(out[31:46], kps[31:46])
+    np.testing.assert_array_equal(out[46:], kps[46:])
+
+
 def test_a_hidden_keypoint_does_not_stop_the_correction():
     kps = walk(60)
     wrist = BLAZEPOSE_NAMES.index("left_wrist")

@@ -11,7 +11,10 @@ of labels moves). For each new frame it predicts every point (constant velocity)
 group of left/right pairs (``GROUPS``: face, torso, arms, legs), compares two labellings of the
 raw points with the prediction: as reported (identity) and with the group's pairs exchanged. The
 gain of the exchange is the visibility-weighted mean distance per point it saves, in units of the
-body's size (the diagonal of the previous keypoints' box). A whole-body labelling costs the sum of
+body's size (the diagonal of the previous keypoints' box); from a track's third frame on it is the
+mean of that gain and the same against the frame before the previous one (its corrected points,
+no velocity), so one frame BlazePose got wrong neither hands on its labels alone nor, through its
+jump's velocity, mispredicts the next one. A whole-body labelling costs the sum of
 its groups, so deciding each group picks the best of all 2^4 labellings (identity, whole swap,
 arms only, legs only, ...):
 
@@ -163,6 +166,7 @@ class _Track:
     clear_s: np.ndarray  # (G,) time of the last clear decision per group
     swapped_since: np.ndarray  # (G,) start of the group's current run of exchanges (inf: none)
     age: int  # frames since the track started (or started again)
+    before: tuple[np.ndarray, np.ndarray] | None = None  # the frame before's corrected (keypoints, visibility)
 
 
 class LeftRightConsistency:
@@ -227,7 +231,13 @@ class LeftRightConsistency:
         # The body's own motion in the image does not enter (exchange_gain compares positions
         # relative to the torso's centre); the velocity predicts the rest.
         pred = track.keypoints + (self.velocity_weight * dt) * track.velocity
-        gain = exchange_gain(kps, vis, pred, track.visibility, body_size(track.keypoints, track.visibility))
+        size = body_size(track.keypoints, track.visibility)
+        gain = exchange_gain(kps, vis, pred, track.visibility, size)
+        if track.before is not None:
+            # One frame BlazePose got wrong (a body squeezed towards a side view, limbs crossed)
+            # must not carry its labels, and its jump's velocity, into the frames after it: the
+            # frame before it speaks too, each with half the weight.
+            gain = 0.5 * (gain + exchange_gain(kps, vis, *track.before, size))
         decision = gain > self._margin
         clear = np.abs(gain) > self._margin
         hold = ~clear & (stamp_s - track.clear_s <= self.hold_s)
@@ -287,7 +297,8 @@ class LeftRightConsistency:
                 velocity = ((out_k[n] - _centre(out_k[n])) - (track.keypoints - _centre(track.keypoints))) \
                     / (stamp_s - track.stamp_s)
                 tracks[tid] = _Track(out_k[n].copy(), out_v[n].copy(), velocity, stamp_s, swapped[n].copy(),
-                                     track.clear_s, track.swapped_since, track.age + 1)
+                                     track.clear_s, track.swapped_since, track.age + 1,
+                                     (track.keypoints, track.visibility))
             else:
                 tracks[tid] = _Track(out_k[n].copy(), out_v[n].copy(), np.zeros((NUM_KEYPOINTS, 2), np.float32),
                                      stamp_s, swapped[n].copy(), np.full(groups, stamp_s),
