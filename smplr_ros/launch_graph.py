@@ -8,7 +8,9 @@ of dicts with executable, name, parameters, remappings, condition, required), fi
 arguments, and starts each node as ``python <executable> --ros-args --params-file <params_file>
 -r __node:=<name> -p k:=v -r from:=to``. All processes share smplr's DDS environment
 (smplr_ros.environment). Ctrl-C (SIGINT) or SIGTERM is forwarded to every node; when a node marked
-``required`` exits, the others are interrupted and the runner exits with the first non-zero code.
+``required`` exits, the others are interrupted and the runner exits with the first non-zero code;
+each node that ended with a non-zero code, or by a signal other than the forwarded SIGINT, is
+named with its code or signal on stdout.
 """
 from __future__ import annotations
 
@@ -152,6 +154,16 @@ def wait_all(nodes: list[NodeProcess], timeout_s: float) -> None:
             n.proc.wait()
 
 
+def exit_description(rc: int) -> str:
+    """'code N', or 'signal NAME' for a process a signal ended (a negative return code)."""
+    if rc < 0:
+        try:
+            return f"signal {signal.Signals(-rc).name}"
+        except ValueError:
+            pass
+    return f"code {rc}"
+
+
 def run(launch_file: str | Path, given: dict[str, str]) -> int:
     """Start the graph, supervise it, and return the exit code."""
     nodes = build_commands(launch_file, given)
@@ -189,8 +201,10 @@ def run(launch_file: str | Path, given: dict[str, str]) -> int:
     for n in nodes:
         rc = n.proc.returncode if n.proc is not None else 0
         # Killed by our own SIGINT counts as a normal stop.
-        if rc not in (0, -signal.SIGINT) and code == 0:
-            code = rc if rc > 0 else 1
+        if rc not in (0, -signal.SIGINT):
+            print(f"[launch_graph] {n.name} exited with {exit_description(rc)}", flush=True)
+            if code == 0:
+                code = rc if rc > 0 else 1
     return code
 
 

@@ -87,3 +87,14 @@ def test_runner_reports_a_bad_argument_in_one_line():
     assert proc.returncode == 2
     assert proc.stderr.strip().count("\n") == 0
     assert "params file not found: /nonexistent.yaml" in proc.stderr
+
+
+def test_a_node_ended_by_a_signal_is_named_with_the_signal():
+    import signal
+
+    from smplr_ros.launch_graph import exit_description
+
+    proc = subprocess.run([sys.executable, "-c", "import os, signal; os.kill(os.getpid(), signal.SIGTERM)"])
+    assert exit_description(proc.returncode) == "signal SIGTERM"
+    assert exit_description(3) == "code 3"
+    assert exit_description(-signal.SIGSEGV) == "signal SIGSEGV"
