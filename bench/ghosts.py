@@ -22,7 +22,9 @@ keys kept):
   shapes, cameras 1.5-8 m away, noise level 1; ``smplr_core.eval``), the pelvis depth error of
   DAE -> SMPLR -> translation fit in % of the true depth, median (target <= 5), with the median per
   distance bin, the signed median (the bias) and the same fit from the true 3D body (what the 2D
-  alone leaves) in ``root_depth``.
+  alone leaves) in ``root_depth``; also the fit with the predicted pose on the true shape
+  (``true_shape_predicted_pose_median_pct``: what the shape from 2D costs) and the median ratio of
+  the predicted to the true skeleton's bone lengths (``skeleton_length_ratio_median``).
 """
 from __future__ import annotations
 
@@ -140,16 +142,31 @@ def vtest_heights(rec: Reconstructor, heights: dict) -> None:
     heights["vtest"] = np.concatenate([statures(rec, r.betas[r.valid]) for r in results])
 
 
+@torch.no_grad()
 def root_depth() -> dict:
     from smplr_core.body import load_body_model
     from smplr_core.eval.evaluate import Evaluator, decode
     from smplr_core.models.checkpoint import DEFAULT_WEIGHTS_DIR
+
+    from smplr_core.body import SMPL_PARENTS
 
     ev = Evaluator(DEFAULT_WEIGHTS_DIR, load_body_model())
     out = ev.root_depth()
     j, _, _, kp = decode(ev.body, ev.data["betas"], ev.data["rotmats"])
     oracle = ev.root_depth(ev.root_fit(kp - j[:, :1], ev.data))
     out["true_3d_body_median_pct"] = oracle["median_pct"]
+    # What the shape leaves: the predicted pose on the true shape, and the predicted body's size.
+    outs = [ev.smplr_e2e(p) for p in ev.dae_points(ev.data).split(512)]
+    betas, rot = torch.cat([o[0] for o in outs]), torch.cat([o[1] for o in outs])
+    jt, _, _, kt = decode(ev.body, ev.data["betas"], rot)
+    out["true_shape_predicted_pose_median_pct"] = ev.root_depth(ev.root_fit(kt - jt[:, :1], ev.data))["median_pct"]
+    jp = decode(ev.body, betas, rot)[0]
+    parents = torch.tensor([max(p, 0) for p in SMPL_PARENTS])
+
+    def skeleton(x):
+        return (x - x[:, parents]).norm(dim=-1)[:, 1:].sum(1)
+
+    out["skeleton_length_ratio_median"] = float((skeleton(jp) / skeleton(j)).median())
     out["samples"] = int(ev.data["betas"].shape[0])
     return out
 
@@ -198,6 +215,8 @@ def main() -> None:
     rd = result["root_depth"]
     print(f"{'pelvis depth error, held-out synthetic (%)':<44}{rd['median_pct']:>12.2f}  median (bias "
           f"{rd['signed_median_pct']:+.1f} %; from the true 3D body {rd['true_3d_body_median_pct']:.2f})")
+    print(f"{'  the predicted pose on the true shape (%)':<44}{rd['true_shape_predicted_pose_median_pct']:>12.2f}"
+          f"  (predicted skeleton {rd['skeleton_length_ratio_median']:.3f} of the true one's length)")
     print("  by distance " + ", ".join(f"{lo:g}-{hi:g} m {v:.1f}" for lo, hi, v in
                                         zip(rd["bins_m"][:-1], rd["bins_m"][1:], rd["median_pct_by_bin"])))
     print(f"wrote {RESULTS} ({result['seconds']} s)")
