@@ -276,6 +276,7 @@ def real(args) -> dict:
             settings = FrameSettings(lr_consistency=on)
             if rec is None:
                 rec = Reconstructor(settings=settings)
+                rec.warm_up()  # as the node does: the fused graphs from the first frame on
                 real_tracker = rec.tracker
             rec.apply(settings)
             rec.tracker = real_tracker
