@@ -181,7 +181,9 @@ def real_video(models: list[str]) -> dict:
         frames = load()
         h, w = frames[0].shape[:2]
         intr = default_intrinsics(w, h)
-        rec = Reconstructor(settings=FrameSettings(max_distance_m=0.0), live_stream=True)
+        # Every lifted person is compared (no distance filter, no turn limit): the hourglasses lift
+        # the very people the default lift was given.
+        rec = Reconstructor(settings=FrameSettings(max_distance_m=0.0, max_turn_deg_per_s=0.0), live_stream=True)
         tee = _Tee(rec.lift)
         rec.lift = tee
         base_joints, joints = [], {m: [] for m in models}

@@ -19,12 +19,15 @@ keys stay):
   corrected``: fraction of frames without any swap that the corrector changed.
 - real: the sample video (sports2d demo resized to width 640, as scripts/demo.sh runs it; its
   first ``--frames`` frames) and vtest.avi (first ``--vtest-frames`` frames), through
-  ``Reconstructor`` frame by frame (tracking, the blazepose lift), lr_consistency off then on.
-  ``lr_flips_per_100_track_frames``: how often the lifted body's facing direction (global_orient
-  applied to the body's forward axis +z) turns by more than 90 degrees between consecutive frames
-  of the same track, per 100 such frame pairs; a criterion the corrector does not look at. The
-  "on" pass replays the "off" pass's tracker output (the tracker is deterministic and does not
-  see the corrector), which halves the run time.
+  ``Reconstructor`` frame by frame (tracking, the blazepose lift, warmed up as the node does):
+  lr_consistency off then on, both without the turn limit (the check's own effect), then
+  ``node``: the node's defaults (the check and ``max_turn_deg_per_s``, which holds back a
+  person-frame whose lifted body turned faster than a body can). ``lr_flips_per_100_track_frames``
+  (from ``node``): how often the lifted body's facing direction (global_orient applied to the
+  body's forward axis +z) turns by more than 90 degrees between consecutive published frames of
+  the same track, per 100 such frame pairs; a criterion the check does not look at. The later
+  passes replay the first pass's tracker output (the tracker is deterministic and does not see
+  the check), which saves run time.
 - ``leftright.corrector_ms_per_frame_4people``: the corrector's median time per frame on four people
   (random keypoints, 300 frames).
 """
@@ -235,9 +238,9 @@ class _Record:
 
 def facing(global_orient: np.ndarray) -> np.ndarray:
     """(N, 3) unit forward directions (the body's +z turned by global_orient)."""
-    from scipy.spatial.transform import Rotation
+    from smplr_core.frame import facing_directions
 
-    return Rotation.from_rotvec(np.asarray(global_orient, np.float64)).apply([0.0, 0.0, 1.0])
+    return facing_directions(global_orient)
 
 
 def flips(results, fps: float) -> dict:
@@ -272,8 +275,10 @@ def real(args) -> dict:
         intr = np.array([max(w, h), max(w, h), w / 2, h / 2], np.float32)
         row = {"frames": len(frames), "fps": fps, "size": [w, h]}
         recorded = None
-        for on in (False, True):
-            settings = FrameSettings(lr_consistency=on)
+        for mode, settings in (("off", FrameSettings(lr_consistency=False, max_turn_deg_per_s=0.0)),
+                               ("on", FrameSettings(lr_consistency=True, max_turn_deg_per_s=0.0)),
+                               ("node", FrameSettings())):
+            on = settings.lr_consistency
             if rec is None:
                 rec = Reconstructor(settings=settings)
                 rec.warm_up()  # as the node does: the fused graphs from the first frame on
@@ -296,9 +301,10 @@ def real(args) -> dict:
                         print(i, res.track_ids.tolist(), rec.lr.last_swapped.astype(int).tolist())
             if recorded is None:
                 recorded = rec.tracker.frames
-            row["on" if on else "off"] = dict(flips(results, fps), corrected_person_frames=changed,
-                                              **({"corrected_person_frames_by_group":
-                                                  dict(zip(GROUP_NAMES, by_group.tolist()))} if on else {}))
+            row[mode] = dict(flips(results, fps), corrected_person_frames=changed,
+                             **({"corrected_person_frames_by_group": dict(zip(GROUP_NAMES, by_group.tolist()))}
+                                if on else {}),
+                             held_back_turned=int(sum(r.dropped_turned for r in results)))
         out[name] = row
         rec.tracker = real_tracker
     return out
@@ -350,16 +356,18 @@ def main() -> None:
     if args.skip_real:
         return
     vid = real(args)
-    print(f"{'video':<16}{'flips/100 off':>14}{'flips/100 on':>14}{'pairs':>8}{'corrected':>11}")
+    print(f"{'video':<16}{'flips/100 off':>14}{'flips/100 on':>14}{'node':>8}{'pairs':>8}{'corrected':>11}"
+          f"{'held back':>11}")
     for name, row in vid.items():
-        print(f"{name:<16}{row['off']['per_100']:>14.2f}{row['on']['per_100']:>14.2f}"
-              f"{row['on']['track_frame_pairs']:>8}{row['on']['corrected_person_frames']:>11}")
+        print(f"{name:<16}{row['off']['per_100']:>14.2f}{row['on']['per_100']:>14.2f}{row['node']['per_100']:>8.2f}"
+              f"{row['node']['track_frame_pairs']:>8}{row['on']['corrected_person_frames']:>11}"
+              f"{row['node']['held_back_turned']:>11}")
 
     result = json.loads(RESULTS.read_text()) if RESULTS.exists() else {}
     result.update({
         "synthetic_swap_corrected": syn["corrected"],
         "synthetic_swap_wrongly_corrected": syn["wrongly_corrected"],
-        "lr_flips_per_100_track_frames": vid["sports2d_demo"]["on"]["per_100"],
+        "lr_flips_per_100_track_frames": vid["sports2d_demo"]["node"]["per_100"],
         "leftright": {
             "synthetic": syn, "real": vid, "corrector_ms_per_frame_4people": ms,
             "targets": {"synthetic_swap_corrected": TARGET_CORRECTED,

@@ -39,7 +39,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from smplr_core.body.joint_names import SMPL_JOINT_NAMES  # noqa: E402
-from smplr_core.frame import Reconstructor  # noqa: E402
+from smplr_core.frame import FrameSettings, Reconstructor  # noqa: E402
 from smplr_core.frontends.leftright import GROUP_NAMES, reference_labelling  # noqa: E402
 
 RESULTS = ROOT / "bench" / "results" / "frontend.json"
@@ -64,7 +64,9 @@ def renders(count: int) -> dict:
     target = (held.points_cam - held.root_cam[:, None])[:, :24]
     preds = {}
     for name, (model, preset) in RUNS.items():
-        rec = Reconstructor(model, preset=preset)
+        # A still shown twice is not a video: the turn limit (max_turn_deg_per_s) would hold back
+        # the second frame whenever the tracking crop's labels differ from the detection crop's.
+        rec = Reconstructor(model, preset=preset, settings=FrameSettings(max_turn_deg_per_s=0.0))
         joints, verts, checks = [], [], 0
         for i, image in enumerate(held.images):
             rec.reset()

@@ -32,6 +32,10 @@ from smplr_core.pipeline import PipelineOutput
 FRONTENDS = ("blazepose", "hourglass")
 # Hourglass weights for frontend "hourglass": small (CPU-trained, fine-tuned end to end with SMPLR;
 # the default) or medium (GPU-trained, better on held-out renders; docs/hourglass.md).
+# How long a person's last published facing is compared with (max_turn_deg_per_s): after a longer
+# gap, or a run of dropped frames this long (a body that did turn, or stays mirrored), the new
+# facing is taken as it comes.
+TURN_MEMORY_S = 0.2
 HOURGLASS_MODELS = ("real", "small", "medium")  # frontends/hourglass/frontend.py MODEL_WEIGHTS
 
 
@@ -44,6 +48,49 @@ class Lift(Protocol):
         """rgb (H, W, 3) uint8; keypoints_2d (N, 33, 2) px; visibility (N, 33) 0/1 (the lift's
         threshold already applied); boxes (N, 4) x0, y0, x1, y1 px; intrinsics (4,) fx, fy, cx, cy."""
         ...
+
+
+def facing_directions(global_orient: np.ndarray) -> np.ndarray:
+    """(N, 3) axis-angle (SMPL's global_orient, camera frame) -> (N, 3) unit forward directions:
+    the body's +z axis turned by each rotation (Rodrigues' formula)."""
+    aa = np.asarray(global_orient, np.float64).reshape(-1, 3)
+    angle = np.linalg.norm(aa, axis=1, keepdims=True)
+    axis = aa / np.where(angle > 1e-12, angle, 1.0)
+    z = np.array([0.0, 0.0, 1.0])
+    cos, sin = np.cos(angle), np.sin(angle)
+    return z * cos + np.cross(axis, z) * sin + axis * axis[:, 2:3] * (1.0 - cos)
+
+
+class TurnFilter:
+    """Which people turned faster than a body can (``max_turn_deg_per_s``): per track the facing
+    (:func:`facing_directions`) of its last published frame is kept, and a person whose facing
+    turned by more than ``max_deg_per_s`` times the time since then (if at most TURN_MEMORY_S) is
+    flagged; their remembered facing stays. Tracks missing from a frame are forgotten."""
+
+    def __init__(self):
+        self.reset()
+
+    def reset(self) -> None:
+        self._facings: dict[int, tuple[np.ndarray, float]] = {}
+
+    def __call__(self, track_ids: np.ndarray, global_orient: np.ndarray, valid: np.ndarray,
+                 stamp_s: float, max_deg_per_s: float) -> np.ndarray:
+        """(N,) bool: the people to hold back in this frame (invalid people never are)."""
+        forward = facing_directions(global_orient)
+        turned = np.zeros(len(forward), bool)
+        facings = {}
+        for k, tid in enumerate(np.asarray(track_ids).reshape(-1).tolist()):
+            last = self._facings.get(tid)
+            facings[tid] = last
+            if not valid[k]:
+                continue
+            if last is not None and 0.0 < stamp_s - last[1] <= TURN_MEMORY_S:
+                cos = float(np.clip(np.dot(last[0], forward[k]), -1.0, 1.0))
+                turned[k] = math.degrees(math.acos(cos)) > max_deg_per_s * (stamp_s - last[1])
+            if not turned[k]:
+                facings[tid] = (forward[k], stamp_s)
+        self._facings = {t: f for t, f in facings.items() if f is not None}
+        return turned
 
 
 @dataclass(frozen=True)
@@ -64,6 +111,10 @@ class FrameSettings:
     # than this many metres are dropped after it.
     min_person_height_px: float = 40.0
     max_distance_m: float = 20.0
+    # A person whose lifted body's facing turned faster than this (degrees per second) since their
+    # last published frame (at most TURN_MEMORY_S before) is not published for this frame: no
+    # body turns 50 degrees in 1/30 s, but a lift of one squeezed or mirrored 2D frame does. 0 = off.
+    max_turn_deg_per_s: float = 1500.0
 
     def __post_init__(self):
         if int(self.max_people) < 1:
@@ -75,7 +126,7 @@ class FrameSettings:
         KeypointSmoother(self.smoothing_min_cutoff_hz, self.smoothing_beta)  # ValueError if invalid
         if not isinstance(self.lr_consistency, (bool, np.bool_)):
             raise ValueError(f"lr_consistency must be a bool, got {self.lr_consistency!r}")
-        for name in ("min_person_height_px", "max_distance_m"):
+        for name in ("min_person_height_px", "max_distance_m", "max_turn_deg_per_s"):
             value = float(getattr(self, name))
             if not (math.isfinite(value) and value >= 0.0):
                 raise ValueError(f"{name} must be a finite number >= 0 (0 = off), got {value}")
@@ -103,6 +154,7 @@ class FrameResult:
     lift_ms: float = 0.0
     dropped_small: int = 0       # people the tracker returned below min_person_height_px
     dropped_far: int = 0         # people lifted beyond max_distance_m
+    dropped_turned: int = 0      # people whose lifted body turned faster than max_turn_deg_per_s
     label_checks: int = 0        # people whose labels the accurate preset's heavy network checked
 
     def __len__(self) -> int:
@@ -208,6 +260,7 @@ class Reconstructor:
                                    world=False, check_model=CHECK_MODEL if preset == "accurate" else None)
         self.checks = CheckSchedule() if preset == "accurate" else None
         self._last_people: list[_Seen] = []  # the previous frame's people (the check schedule's input)
+        self.turns = TurnFilter()
         self.tracker.spread_first_detection = bool(live_stream)
         self.settings = FrameSettings()
         self.smoother = KeypointSmoother(0.0)
@@ -256,6 +309,7 @@ class Reconstructor:
         if self.checks is not None:
             self.checks.reset()
         self._last_people = []
+        self.turns.reset()
 
     def warm_up(self) -> float:
         """Run every stage on blank input at the batch sizes a frame can bring (either lift, through
@@ -329,6 +383,12 @@ class Reconstructor:
             if far.any():
                 result = result.select(~far)
                 result.dropped_far = int(far.sum())
+        if self.settings.max_turn_deg_per_s > 0:
+            turned = self.turns(result.track_ids, result.global_orient, result.valid, stamp_s,
+                                self.settings.max_turn_deg_per_s)
+            if turned.any():
+                result = result.select(~turned)
+                result.dropped_turned = int(turned.sum())
         return result
 
     @torch.inference_mode()

@@ -281,6 +281,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--max-distance", type=float, default=FrameSettings.max_distance_m, metavar="M",
                    help="ghost filter: skip people whose pelvis is farther from the camera than this "
                         f"(default {FrameSettings.max_distance_m:g} m; 0 = off; scales with --fx)")
+    p.add_argument("--max-turn", type=float, default=FrameSettings.max_turn_deg_per_s, metavar="DEG_PER_S",
+                   help="skip a person for a frame when their body turned faster than this since their "
+                        f"last kept frame (default {FrameSettings.max_turn_deg_per_s:g} deg/s; 0 = off)")
     p.add_argument("--render", default="", help="also write an overlay video (mesh, skeleton, side view)")
     p.add_argument("--quiet", action="store_true", help="no progress bar")
     return p
@@ -290,7 +293,7 @@ def build_parser() -> argparse.ArgumentParser:
 SETTING_OPTIONS = {"max_people": "--max-people", "detection_score_threshold": "--score-threshold",
                    "min_visibility": "--min-visibility", "min_cutoff_hz": "--smoothing",
                    "beta": "--smoothing-beta", "min_person_height_px": "--min-height",
-                   "max_distance_m": "--max-distance"}
+                   "max_distance_m": "--max-distance", "max_turn_deg_per_s": "--max-turn"}
 
 
 def _settings_option(message: str) -> str:
@@ -314,7 +317,8 @@ def run(args: argparse.Namespace) -> dict[str, np.ndarray]:
         settings = FrameSettings(args.max_people, args.score_threshold, args.min_visibility,
                                  args.smoothing, args.smoothing_beta,
                                  lr_consistency=args.lr_consistency,
-                                 min_person_height_px=args.min_height, max_distance_m=args.max_distance)
+                                 min_person_height_px=args.min_height, max_distance_m=args.max_distance,
+                                 max_turn_deg_per_s=args.max_turn)
     except ValueError as exc:
         raise ValueError(f"{_settings_option(str(exc))}: {exc}") from None
     problem = preset_problem(args.preset, args.frontend, args.frontend_model,

@@ -124,6 +124,10 @@ RECONSTRUCT_PARAMS: tuple[ParamSpec, ...] = (
               "Ghost filter: people whose lifted pelvis is farther from the camera than this are "
               "not published (0 = off; distances scale with the focal length, so set fx or send "
               "camera_info)", low=0.0, high=1000.0, unit="m"),
+    ParamSpec("max_turn_deg_per_s", 1500.0,
+              "A person whose lifted body turned faster than this since their last published frame "
+              "(at most 0.2 s before) is not published for the frame: one squeezed or mirrored 2D "
+              "frame's lift (0 = off)", low=0.0, high=100000.0, unit="deg/s"),
     ParamSpec("publish_mesh", True, "Publish the body mesh (markers TRIANGLE_LIST and /human_pose/mesh)"),
     ParamSpec("marker_mesh_decimation", 4,
               "Keep every n-th mesh triangle in the RViz marker (1 = full mesh)", low=1, high=64),

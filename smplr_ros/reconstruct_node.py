@@ -108,6 +108,7 @@ class Stats:
         self.dropped_small = 0  # people the ghost filters removed, since start
         self.label_checks = 0   # people the accurate preset's heavy network checked, since start
         self.dropped_far = 0
+        self.dropped_turned = 0
         self.lost = 0                    # samples DDS reported lost before they reached the node
         self.start = time.monotonic()
 
@@ -389,6 +390,7 @@ def make_node_class():
             self.stats.dropped_small += result.dropped_small
             self.stats.label_checks += result.label_checks
             self.stats.dropped_far += result.dropped_far
+            self.stats.dropped_turned += result.dropped_turned
             # Markers and meshes are large (tens of thousands of points): built only for someone
             # who listens, after People is out, and serialised straight from the arrays.
             if self.markers_pub.get_subscription_count() > 0:
@@ -492,6 +494,7 @@ def make_node_class():
                 "people_last_frame": str(s.people_last),
                 "people_dropped_small": str(s.dropped_small),
                 "people_dropped_far": str(s.dropped_far),
+                "people_dropped_turned": str(s.dropped_turned),
                 "camera_info": (f"rejected: {self.info_rejection}" if self.info_rejection
                                 else self._info_text()),
                 "camera_info_rejected": str(self.info_rejected),

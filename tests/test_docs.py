@@ -50,6 +50,7 @@ README_FIGURES = {
     "people found in vtest.avi": ("frontend", ["vtest_recall"]),
     "left/right swaps injected": ("frontend", ["synthetic_swap_corrected", "synthetic_swap_wrongly_corrected"]),
     "mirrored facing on real video": ("frontend", ["leftright.real.sports2d_demo.off.per_100",
+                                                   "leftright.real.sports2d_demo.on.per_100",
                                                    "lr_flips_per_100_track_frames"]),
     "people found on blank and noise frames": ("frontend", ["false_people_per_blank_frame",
                                                            "vtest_false_people_per_frame"]),

@@ -149,7 +149,7 @@ def test_max_people_applies_to_the_tracker(rec, frame):
 def test_bad_settings_are_refused():
     for bad in (dict(max_people=0), dict(min_visibility=1.5), dict(detection_score_threshold=-0.1),
                 dict(smoothing_min_cutoff_hz=-1.0), dict(min_person_height_px=-1.0),
-                dict(max_distance_m=float("nan"))):
+                dict(max_distance_m=float("nan")), dict(max_turn_deg_per_s=-1.0)):
         with pytest.raises(ValueError):
             FrameSettings(**bad)
 
@@ -224,3 +224,52 @@ def test_inference_imports_no_training_code():
     proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=REPO, timeout=300)
     assert proc.returncode == 0, proc.stderr
     assert proc.stdout.strip() == "[]"
+
+
+def test_a_body_turning_faster_than_a_body_can_is_held_back_for_the_frame():
+    from smplr_core.frame import TURN_MEMORY_S, TurnFilter, facing_directions
+
+    def yaw(deg):  # axis-angle about the camera's vertical
+        return np.array([[0.0, np.radians(deg), 0.0]])
+
+    np.testing.assert_allclose(facing_directions(yaw(90.0)), [[1.0, 0.0, 0.0]], atol=1e-12)
+    turns, one = TurnFilter(), np.array([True])
+    dt = 1 / 30
+    assert not turns([5], yaw(0.0), one, 0.0, 1500.0).any()
+    assert not turns([5], yaw(30.0), one, dt, 1500.0).any()          # 900 deg/s: a fast turn, kept
+    assert turns([5], yaw(130.0), one, 2 * dt, 1500.0).all()         # 3000 deg/s: held back
+    assert not turns([5], yaw(40.0), one, 3 * dt, 1500.0).any()      # compared with the kept 30 deg
+    assert not turns([5], yaw(40.0), np.array([False]), 4 * dt, 1500.0).any()  # no estimate: never held
+    # A body that stays turned is taken once its last kept frame is TURN_MEMORY_S old.
+    t = 4 * dt
+    held = []
+    while t < 4 * dt + TURN_MEMORY_S + 2 * dt:
+        t += dt
+        held.append(bool(turns([5], yaw(220.0), one, t, 1500.0)[0]))
+    assert held[0] and not held[-1] and held == sorted(held, reverse=True)
+    # Other tracks and a track seen for the first time are not held back; missing tracks are forgotten.
+    assert not turns([6], yaw(180.0), one, t + dt, 1500.0).any()
+    assert not turns([5], yaw(0.0), one, t + 2 * dt, 1500.0).any()   # 5 was missing: forgotten
+
+
+def test_the_turn_limit_holds_back_people_in_the_frame_path_and_counts_them(rec, frame):
+    rgb, intr = frame
+    try:
+        rec.apply(FrameSettings(max_turn_deg_per_s=0.0))
+        rec.reset()
+        first = rec(rgb, intr, stamp_s=0.0)
+        assert len(first) >= 1 and first.dropped_turned == 0
+        # The same frame again: nobody turned, everyone is kept.
+        rec.apply(FrameSettings())
+        rec.reset()
+        rec(rgb, intr, stamp_s=0.0)
+        again = rec(rgb, intr, stamp_s=1 / 30)
+        assert len(again) == len(first) and again.dropped_turned == 0
+        # A limit no lift can meet (any change of facing in 1 ms is too fast) holds back whoever
+        # turned at all, and counts them.
+        rec.apply(FrameSettings(max_turn_deg_per_s=1e-6))
+        later = rec(sample_frame(121), intr, stamp_s=1 / 30 + 0.001)
+        assert later.dropped_turned == len(first) - len(later) > 0
+    finally:
+        rec.apply(FrameSettings())
+        rec.reset()
