@@ -207,7 +207,7 @@ def test_the_frame_path_corrects_only_when_lr_consistency_is_on(rec, on):
               for f in video_frames("sports2d_demo.mp4", limit=15)[8:]]     # the person is tracked
     intr = np.array([640.0, 640.0, 320.0, 180.0], np.float32)
     real = rec.tracker
-    rec.apply(FrameSettings(lr_consistency=on))
+    rec.apply(FrameSettings(lr_consistency=on, max_turn_deg_per_s=0.0))  # the check alone
     rec.tracker = wrapper = _MirrorOneFrame(real, frame=4)
     try:
         rec.reset()
@@ -222,3 +222,23 @@ def test_the_frame_path_corrects_only_when_lr_consistency_is_on(rec, on):
             np.testing.assert_array_equal(res.keypoints_2d, reported)          # untouched
         elif i == 4:
             np.testing.assert_array_equal(res.keypoints_2d, reported[:, list(BLAZEPOSE_MIRROR)])  # undone
+
+
+def test_without_the_check_the_turn_limit_holds_back_the_mirrored_frame(rec):
+    frames = [cv2.resize(f, (640, 360), interpolation=cv2.INTER_AREA)
+              for f in video_frames("sports2d_demo.mp4", limit=15)[8:]]
+    intr = np.array([640.0, 640.0, 320.0, 180.0], np.float32)
+    real = rec.tracker
+    rec.apply(FrameSettings(lr_consistency=False))
+    rec.tracker = _MirrorOneFrame(real, frame=4)
+    try:
+        rec.reset()
+        results = [rec(f, intr, stamp_s=i / 30.0) for i, f in enumerate(frames)]
+    finally:
+        rec.tracker = real
+        rec.apply(FrameSettings())
+    # The mirrored frame's lift faces the other way: that person is not published then, and the
+    # frames before and after are.
+    assert results[4].dropped_turned >= 1
+    assert sum(r.dropped_turned for i, r in enumerate(results) if i != 4) == 0
+    assert all(len(r) for i, r in enumerate(results) if i != 4)
