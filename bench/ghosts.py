@@ -144,11 +144,9 @@ def vtest_heights(rec: Reconstructor, heights: dict) -> None:
 
 @torch.no_grad()
 def root_depth() -> dict:
-    from smplr_core.body import load_body_model
+    from smplr_core.body import SMPL_PARENTS, load_body_model
     from smplr_core.eval.evaluate import Evaluator, decode
     from smplr_core.models.checkpoint import DEFAULT_WEIGHTS_DIR
-
-    from smplr_core.body import SMPL_PARENTS
 
     ev = Evaluator(DEFAULT_WEIGHTS_DIR, load_body_model())
     out = ev.root_depth()

@@ -236,19 +236,14 @@ class _Record:
         return people
 
 
-def facing(global_orient: np.ndarray) -> np.ndarray:
-    """(N, 3) unit forward directions (the body's +z turned by global_orient)."""
-    from smplr_core.frame import facing_directions
-
-    return facing_directions(global_orient)
-
-
 def flips(results, fps: float) -> dict:
     """Facing turns of more than FLIP_DEG between consecutive frames of one track."""
+    from smplr_core.frame import forward_axes
+
     prev, pairs, count = {}, 0, 0
     for res in results:
         cur = {}
-        fwd = facing(res.global_orient) if len(res) else np.zeros((0, 3))
+        fwd = forward_axes(res.global_orient)
         for i, tid in enumerate(res.track_ids.tolist()):
             if not res.valid[i]:
                 continue

@@ -30,13 +30,14 @@ from smplr_core.pipeline import PipelineOutput
 # What lifts each detected person to 3D: "blazepose" = its 2D keypoints -> DAE -> SMPLR (default);
 # "hourglass" = its box -> the paper's volumetric hourglass -> SMPLR.
 FRONTENDS = ("blazepose", "hourglass")
-# Hourglass weights for frontend "hourglass": small (CPU-trained, fine-tuned end to end with SMPLR;
-# the default) or medium (GPU-trained, better on held-out renders; docs/hourglass.md).
+# Hourglass weights for frontend "hourglass": real (the default: volumetric heads on BlazePose's
+# frozen features), small (CPU-trained on renders) or medium (GPU-trained on renders); the files
+# are frontends/hourglass/frontend.py MODEL_WEIGHTS, the figures docs/hourglass.md.
+HOURGLASS_MODELS = ("real", "small", "medium")
 # How long a person's last published facing is compared with (max_turn_deg_per_s): after a longer
 # gap, or a run of dropped frames this long (a body that did turn, or stays mirrored), the new
 # facing is taken as it comes.
 TURN_MEMORY_S = 0.2
-HOURGLASS_MODELS = ("real", "small", "medium")  # frontends/hourglass/frontend.py MODEL_WEIGHTS
 
 
 class Lift(Protocol):
@@ -50,7 +51,7 @@ class Lift(Protocol):
         ...
 
 
-def facing_directions(global_orient: np.ndarray) -> np.ndarray:
+def forward_axes(global_orient: np.ndarray) -> np.ndarray:
     """(N, 3) axis-angle (SMPL's global_orient, camera frame) -> (N, 3) unit forward directions:
     the body's +z axis turned by each rotation (Rodrigues' formula)."""
     aa = np.asarray(global_orient, np.float64).reshape(-1, 3)
@@ -63,7 +64,7 @@ def facing_directions(global_orient: np.ndarray) -> np.ndarray:
 
 class TurnFilter:
     """Which people turned faster than a body can (``max_turn_deg_per_s``): per track the facing
-    (:func:`facing_directions`) of its last published frame is kept, and a person whose facing
+    (:func:`forward_axes`) of its last published frame is kept, and a person whose facing
     turned by more than ``max_deg_per_s`` times the time since then (if at most TURN_MEMORY_S) is
     flagged; their remembered facing stays. Tracks missing from a frame are forgotten."""
 
@@ -76,7 +77,7 @@ class TurnFilter:
     def __call__(self, track_ids: np.ndarray, global_orient: np.ndarray, valid: np.ndarray,
                  stamp_s: float, max_deg_per_s: float) -> np.ndarray:
         """(N,) bool: the people to hold back in this frame (invalid people never are)."""
-        forward = facing_directions(global_orient)
+        forward = forward_axes(global_orient)
         turned = np.zeros(len(forward), bool)
         facings = {}
         for k, tid in enumerate(np.asarray(track_ids).reshape(-1).tolist()):

@@ -227,12 +227,12 @@ def test_inference_imports_no_training_code():
 
 
 def test_a_body_turning_faster_than_a_body_can_is_held_back_for_the_frame():
-    from smplr_core.frame import TURN_MEMORY_S, TurnFilter, facing_directions
+    from smplr_core.frame import TURN_MEMORY_S, TurnFilter, forward_axes
 
     def yaw(deg):  # axis-angle about the camera's vertical
         return np.array([[0.0, np.radians(deg), 0.0]])
 
-    np.testing.assert_allclose(facing_directions(yaw(90.0)), [[1.0, 0.0, 0.0]], atol=1e-12)
+    np.testing.assert_allclose(forward_axes(yaw(90.0)), [[1.0, 0.0, 0.0]], atol=1e-12)
     turns, one = TurnFilter(), np.array([True])
     dt = 1 / 30
     assert not turns([5], yaw(0.0), one, 0.0, 1500.0).any()

@@ -201,13 +201,14 @@ def rec():
     return Reconstructor()
 
 
-@pytest.mark.parametrize("on", [False, True])
-def test_the_frame_path_corrects_only_when_lr_consistency_is_on(rec, on):
+def run_with_one_mirrored_frame(rec, settings):
+    """The sample video's frames 8-14 (the person tracked) through the frame path with
+    ``settings``, the tracker reporting frame 4 mirrored; returns (results, the mirroring tracker)."""
     frames = [cv2.resize(f, (640, 360), interpolation=cv2.INTER_AREA)
-              for f in video_frames("sports2d_demo.mp4", limit=15)[8:]]     # the person is tracked
+              for f in video_frames("sports2d_demo.mp4", limit=15)[8:]]
     intr = np.array([640.0, 640.0, 320.0, 180.0], np.float32)
     real = rec.tracker
-    rec.apply(FrameSettings(lr_consistency=on, max_turn_deg_per_s=0.0))  # the check alone
+    rec.apply(settings)
     rec.tracker = wrapper = _MirrorOneFrame(real, frame=4)
     try:
         rec.reset()
@@ -215,6 +216,13 @@ def test_the_frame_path_corrects_only_when_lr_consistency_is_on(rec, on):
     finally:
         rec.tracker = real
         rec.apply(FrameSettings())
+    return results, wrapper
+
+
+@pytest.mark.parametrize("on", [False, True])
+def test_the_frame_path_corrects_only_when_lr_consistency_is_on(rec, on):
+    # The check alone (no turn limit).
+    results, wrapper = run_with_one_mirrored_frame(rec, FrameSettings(lr_consistency=on, max_turn_deg_per_s=0.0))
     assert all(len(r) for r in results) and results[4].valid.all()
     for i, res in enumerate(results):
         reported = np.stack([wrapper.reported[i][t] for t in res.track_ids.tolist()])
@@ -225,18 +233,7 @@ def test_the_frame_path_corrects_only_when_lr_consistency_is_on(rec, on):
 
 
 def test_without_the_check_the_turn_limit_holds_back_the_mirrored_frame(rec):
-    frames = [cv2.resize(f, (640, 360), interpolation=cv2.INTER_AREA)
-              for f in video_frames("sports2d_demo.mp4", limit=15)[8:]]
-    intr = np.array([640.0, 640.0, 320.0, 180.0], np.float32)
-    real = rec.tracker
-    rec.apply(FrameSettings(lr_consistency=False))
-    rec.tracker = _MirrorOneFrame(real, frame=4)
-    try:
-        rec.reset()
-        results = [rec(f, intr, stamp_s=i / 30.0) for i, f in enumerate(frames)]
-    finally:
-        rec.tracker = real
-        rec.apply(FrameSettings())
+    results, _ = run_with_one_mirrored_frame(rec, FrameSettings(lr_consistency=False))
     # The mirrored frame's lift faces the other way: that person is not published then, and the
     # frames before and after are.
     assert results[4].dropped_turned >= 1

@@ -33,8 +33,9 @@ arms only, legs only, ...):
 A track seen for the first time, or again after more than ``max_gap_s``, starts from its reported
 labels. A frame can also bring a reference labelling of a person, from a second landmark network
 run on the same crop (the accurate preset, ``smplr_core/frontends/labelcheck.py``): its clear
-decisions replace the history's for that frame, and the following frames continue from them. Tracks missing from a frame are forgotten; :meth:`reset` forgets all. Numpy only (about
-0.3 ms per frame for four people on the 2-core development machine, ``bench/leftright.py``).
+decisions replace the history's for that frame, and the following frames continue from them.
+Tracks missing from a frame are forgotten; :meth:`reset` forgets all. Numpy only (about 0.5 ms per
+frame for four people on the 2-core development machine, ``bench/leftright.py``).
 """
 from __future__ import annotations
 
