@@ -7,7 +7,8 @@ labelling of a group (face, torso, arms, legs) is clearly the mirror of the firs
 group is exchanged, and the per-track left/right check (``leftright.py``) continues from that
 labelling (``LeftRightConsistency``'s ``references``). Only the labels are taken from ``heavy``;
 the points, the boxes and the tracking stay the first network's, so the people found are the
-same as with ``fast``. Why labels only and why this budget: docs/frontend.md, *Accurate preset*.
+same as with ``fast`` (the turn limit, ``max_turn_deg_per_s``, acts on the lift, whose facing
+follows the labels: it can hold back a person-frame in one preset and not in the other). Why labels only and why this budget: docs/frontend.md, *Accurate preset*.
 
 :class:`CheckSchedule` picks the person: among the tracks of the previous frame, those whose
 labels were uncertain there (the left/right check exchanged a group or had no clear evidence for
